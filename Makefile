@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   go run ./examples/seed    the seed's programs, in Go
+#   make test                 the whole test suite (what CI runs)
+
+GO ?= go
+
+.PHONY: test check race nofutex bench fuzz
+
+# test is the whole suite: static checks, a darwin build, the race-enabled
+# tests (multi-process and CPython interop included), and the lock tests
+# again with the portable (non-futex) implementation.
+test: check race nofutex
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=darwin $(GO) build ./...
+
+race:
+	$(GO) test -race -short -timeout 12m ./...
+
+nofutex:
+	$(GO) test -race -short -tags procshare_nofutex -timeout 5m ./ipcsync/... ./shm/...
+
+# bench runs every comparison script; see BENCHMARKS.md.
+bench:
+	bash bench/run-all.sh
+
+# fuzz runs each decoder fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME) ./pickle
+	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./internal/wire
+	$(GO) test -run '^$$' -fuzz FuzzServerHandshake -fuzztime $(FUZZTIME) ./internal/wire
+	$(GO) test -run '^$$' -fuzz FuzzServeConn -fuzztime $(FUZZTIME) ./manager
