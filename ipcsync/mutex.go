@@ -1,0 +1,217 @@
+package ipcsync
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// MutexSize is the number of bytes a [Mutex] occupies in shared memory.
+const MutexSize = int(unsafe.Sizeof(Mutex{}))
+
+// Mutex is a robust mutual-exclusion lock living in memory that several
+// processes map (see the package documentation for its exact layout).
+//
+// It is process-shared and goroutine-exclusive: the owner is the process,
+// so two goroutines of one process exclude each other like two processes
+// do, and (as with sync.Mutex) any goroutine of the owning process may
+// Unlock it. It is not reentrant.
+//
+// Memory that is all zero is an unlocked Mutex, and the zero Mutex value is
+// an unlocked, process-local Mutex. A Mutex must not be copied after first
+// use. Obtain one inside shared memory with [NewMutex], or embed it in a
+// struct that is overlaid on shared memory at an 8-byte aligned offset.
+//
+// If a process dies holding the lock, the next process to notice takes it
+// over and is told by [ErrOwnerDead] (see "Robustness" in the package
+// documentation).
+type Mutex struct {
+	state atomic.Uint64 // owner identity | flags; 0 = unlocked
+	_     uint64        // reserved, zero
+}
+
+// NewMutex returns the Mutex stored in the first [MutexSize] bytes of mem,
+// which must be 8-byte aligned. It does not write to mem: all-zero memory
+// is an unlocked Mutex, and memory that other processes already use keeps
+// its state. The Mutex points into mem; the mapping must stay mapped for as
+// long as the Mutex is used.
+func NewMutex(mem []byte) (*Mutex, error) {
+	p, err := region("mutex", mem, unsafe.Sizeof(Mutex{}))
+	if err != nil {
+		return nil, err
+	}
+	return (*Mutex)(p), nil
+}
+
+// Lock acquires m, blocking until it is free, the previous owner is found
+// dead, or ctx is done.
+//
+// It returns nil when it acquired the lock; a *[OwnerDeadError] (matching
+// [ErrOwnerDead]) when it acquired the lock from a process that died
+// holding it — the caller holds the lock and should repair the protected
+// state; or ctx.Err() when ctx was done first, in which case it does not
+// hold the lock and the lock is left as it was. A ctx that is already done
+// fails even if the lock is free. When the lock is granted at the moment
+// ctx is cancelled, the grant wins: Lock keeps the lock and returns nil.
+//
+// Lock blocks on a futex (Linux) or by polling (other platforms, and Linux
+// built with the procshare_nofutex tag). Uncontended, it is one
+// compare-and-swap and no system call.
+func (m *Mutex) Lock(ctx context.Context) error {
+	if done := ctx.Done(); done != nil {
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
+		}
+	}
+	me := self()
+	if m.state.CompareAndSwap(0, me) {
+		return nil
+	}
+	return m.lockSlow(ctx, me)
+}
+
+// TryLock acquires m if it is free, without blocking. It reports whether it
+// acquired it; the error is a *[OwnerDeadError] when the holder was found
+// dead and the lock was taken over (then TryLock reports true and the
+// caller holds the lock). TryLock checks the holder's liveness, a few
+// system calls, only when the lock is held by another process.
+func (m *Mutex) TryLock() (bool, error) {
+	me := self()
+	for {
+		w := m.state.Load()
+		if w == 0 {
+			if m.state.CompareAndSwap(0, me) {
+				return true, nil
+			}
+			continue
+		}
+		if ownerAlive(w) {
+			return false, nil
+		}
+		if m.state.CompareAndSwap(w, me|w&flagWaiters) {
+			return true, &OwnerDeadError{PID: int(w & pidMask)}
+		}
+	}
+}
+
+// spinCount bounds the busy-wait before a contended Lock goes to sleep:
+// critical sections on shared memory are usually a few nanoseconds.
+const spinCount = 64
+
+func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
+	key := lowHalf((*uint64)(unsafe.Pointer(&m.state)))
+	if ctx.Done() != nil {
+		// Wake every sleeper on the word when ctx is done, so that this
+		// one notices at once (the others go back to sleep). The timeout
+		// of each sleep covers a cancellation that lands between the
+		// ctx.Err check and the futex wait.
+		stop := context.AfterFunc(ctx, func() { wake32(key, 1<<30) })
+		defer stop()
+	}
+	for i := 0; i < spinCount; i++ {
+		if m.state.Load() == 0 && m.state.CompareAndSwap(0, me) {
+			return nil
+		}
+	}
+	acquire := me // what a free lock is taken with
+	step := waitMin
+	check := waitMin
+	nextCheck := time.Now().Add(check)
+	for {
+		w := m.state.Load()
+		if w == 0 {
+			if m.state.CompareAndSwap(0, acquire) {
+				return nil
+			}
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if futexBacked && w&flagWaiters == 0 {
+			if !m.state.CompareAndSwap(w, w|flagWaiters) {
+				continue
+			}
+			w |= flagWaiters
+		}
+		now := time.Now()
+		if !now.Before(nextCheck) {
+			if !ownerAlive(w) {
+				// Take over from the exact word we judged: if it changed
+				// meanwhile (released, or taken by someone else), the
+				// CAS fails and we look again.
+				if m.state.CompareAndSwap(w, me|w&flagWaiters) {
+					return &OwnerDeadError{PID: int(w & pidMask)}
+				}
+				continue
+			}
+			check = min(2*check, 200*time.Millisecond)
+			nextCheck = now.Add(check)
+		}
+		wait32(key, uint32(w), min(step, nextCheck.Sub(now)))
+		step = min(2*step, waitMax)
+		if futexBacked {
+			// Having slept, we cannot know whether others sleep too:
+			// take the lock with the waiters bit so that our Unlock
+			// wakes the next one (Drepper, "Futexes Are Tricky").
+			acquire = me | flagWaiters
+		}
+	}
+}
+
+// Unlock releases m. It panics if m is not locked, or is locked by another
+// process: both are programming errors. Any goroutine of the owning process
+// may call it. If processes sleep waiting for m, Unlock wakes one (one
+// FUTEX_WAKE); otherwise it is one compare-and-swap.
+func (m *Mutex) Unlock() {
+	me := self()
+	if m.state.CompareAndSwap(me, 0) {
+		return
+	}
+	m.unlockSlow(me)
+}
+
+func (m *Mutex) unlockSlow(me uint64) {
+	for {
+		w := m.state.Load()
+		if w == 0 {
+			panic("ipcsync: unlock of unlocked mutex")
+		}
+		if w&^flagMask != me {
+			panic("ipcsync: unlock of mutex held by another process")
+		}
+		if m.state.CompareAndSwap(w, 0) {
+			if w&flagWaiters != 0 {
+				wake32(lowHalf((*uint64)(unsafe.Pointer(&m.state))), 1)
+			}
+			return
+		}
+	}
+}
+
+// Do runs f while holding m and releases m when f returns (or panics).
+// If Lock fails with ctx's error, f is not run. If the previous owner had
+// died, f still runs (it should expect the protected state to be
+// half-updated) and Do's error wraps both the *[OwnerDeadError] and f's
+// error, so errors.Is(err, ErrOwnerDead) reports the takeover.
+func (m *Mutex) Do(ctx context.Context, f func() error) error {
+	err := m.Lock(ctx)
+	if err != nil && !errors.Is(err, ErrOwnerDead) {
+		return err
+	}
+	defer m.Unlock()
+	return errors.Join(err, f())
+}
+
+// Locked reports whether m is currently locked by some process. The answer
+// may be stale by the time it is used; it is meant for tests and
+// diagnostics.
+func (m *Mutex) Locked() bool { return m.state.Load() != 0 }
+
+// Owner returns the process id recorded as m's owner, or 0 if m is
+// unlocked. Like Locked, it is a snapshot for diagnostics.
+func (m *Mutex) Owner() int { return int(m.state.Load() & pidMask) }
