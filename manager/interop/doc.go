@@ -1,0 +1,33 @@
+// Package interop holds procshare's Python interoperability suite for the
+// manager server: unmodified CPython 3.8–3.13 clients (SyncManager.connect
+// and the stock proxies) run against a [manager.Server] over a Unix socket
+// and over TCP.
+//
+// The package has no API; everything is in its tests and in testdata/:
+//
+//   - testdata/interop_suite.py is a stdlib unittest module, one named test
+//     per check: every SyncManager typeid and exposed method, nested
+//     proxies, opaque values (a dataclass, datetime, Decimal, numpy when
+//     importable), remote exceptions, timeouts, forked and spawned child
+//     processes, a named shared object (get_queue), bad input (wrong
+//     authkey, unknown methods) and the procshare extensions (ps_add, …).
+//     It prints one "@@RESULT {json}" line per test.
+//   - testdata/cpython_server.py serves CPython's own SyncManager (plus
+//     get_queue) as a separate process: the baseline that shows the suite
+//     itself is right.
+//
+// # Tests
+//
+// TestSuite starts procshare's server in-process and runs the suite once
+// per interpreter and transport; each Python test becomes a Go subtest
+// (TestSuite/py3.12/unix/TestQueue.test_put_get), so a failure names the
+// failing check. TestSuiteAgainstCPython runs the same suite against
+// CPython's server of the same version (Unix socket; TCP too without
+// -short: CPython's server pays a ~40 ms delayed-ACK stall per connection
+// over TCP, see PROTOCOL.md).
+//
+//	go test ./manager/interop/                       # all interpreters
+//	go test ./manager/interop/ -run 'TestSuite/py3.13/tcp'
+//
+// [manager.Server]: github.com/procshare/procshare/manager.Server
+package interop
