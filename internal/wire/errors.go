@@ -1,0 +1,53 @@
+package wire
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Framing errors.
+var (
+	// ErrFrameTooLarge is matched (errors.Is) by every *FrameTooLargeError:
+	// a peer announced a frame longer than the reader's limit. The
+	// connection is no longer usable for reading: the announced payload was
+	// not consumed.
+	ErrFrameTooLarge = errors.New("wire: frame too large")
+
+	// ErrBadFrame reports a length prefix no CPython sender produces: a
+	// negative 4-byte length other than -1. The connection is no longer
+	// usable for reading.
+	ErrBadFrame = errors.New("wire: bad frame length")
+)
+
+// Handshake errors.
+var (
+	// ErrAuthFailed means the two sides do not share the authkey: either
+	// the peer's answer to our challenge was wrong (we then sent it
+	// #FAILURE#), or the peer rejected our answer (it sent us #FAILURE#).
+	// The connection must be closed.
+	ErrAuthFailed = errors.New("wire: authentication failed")
+
+	// ErrBadHandshake means the peer did not follow the handshake protocol:
+	// a message that is not a #CHALLENGE#, a challenge too short or naming
+	// an unknown digest, a malformed answer, a handshake frame over 256
+	// bytes, or a reply other than #WELCOME#/#FAILURE#. When the bad message
+	// was the answer to our challenge, the peer was sent #FAILURE# (as
+	// CPython does). The connection must be closed.
+	ErrBadHandshake = errors.New("wire: bad handshake")
+)
+
+// FrameTooLargeError reports a frame whose announced payload length Size
+// exceeds the reader's limit Max (Config.MaxFrame, or 256 bytes during the
+// handshake). It is returned before anything is allocated for the payload.
+type FrameTooLargeError struct {
+	Size uint64 // announced payload length
+	Max  int64  // the limit in force
+}
+
+func (e *FrameTooLargeError) Error() string {
+	return "wire: frame of " + strconv.FormatUint(e.Size, 10) +
+		" bytes exceeds the limit of " + strconv.FormatInt(e.Max, 10)
+}
+
+// Is makes errors.Is(err, ErrFrameTooLarge) true.
+func (e *FrameTooLargeError) Is(target error) bool { return target == ErrFrameTooLarge }
