@@ -92,4 +92,3 @@ func isFloat[T Number](z T) bool {
 	z = 1
 	return z/2 != 0
 }
-
