@@ -1,0 +1,5 @@
+package pickle_test
+
+import "io"
+
+var errEOF = io.EOF
