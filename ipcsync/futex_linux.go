@@ -22,6 +22,10 @@ const (
 // wake them (and the Mutex maintains its waiters bit).
 const futexBacked = true
 
+// keptWaiters is the waiters bit a taker keeps: with futexes the bit means
+// "sleepers may need a wake-up", which taking the lock does not change.
+const keptWaiters = flagWaiters
+
 // Bounds of one sleep. A sleeper is woken by the releaser; the timeout only
 // bounds how long a dead owner or a cancelled context goes unnoticed.
 const (

@@ -83,8 +83,8 @@ func (m *Mutex) TryLock() (bool, error) {
 	me := self()
 	for {
 		w := m.state.Load()
-		if w == 0 {
-			if m.state.CompareAndSwap(0, me) {
+		if w&pidMask == 0 { // free (perhaps reserved for waiters)
+			if m.state.CompareAndSwap(w, me|w&keptWaiters) {
 				return true, nil
 			}
 			continue
@@ -98,9 +98,22 @@ func (m *Mutex) TryLock() (bool, error) {
 	}
 }
 
+// Bounds of the interval between two liveness checks of the holder: how
+// long a dead owner goes unnoticed by a waiter, at first and at most.
+const (
+	checkMin = 10 * time.Millisecond
+	checkMax = 200 * time.Millisecond
+)
+
 // spinCount bounds the busy-wait before a contended Lock goes to sleep:
 // critical sections on shared memory are usually a few nanoseconds.
 const spinCount = 64
+
+// starveAfter is how long a polling waiter waits before it asks for the
+// lock to be handed over to waiters (see unlockSlow); only lockers that have
+// waited that long may take a lock so handed over.
+const starveAfter = time.Millisecond
+
 
 func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 	key := lowHalf((*uint64)(unsafe.Pointer(&m.state)))
@@ -119,12 +132,17 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 	}
 	acquire := me // what a free lock is taken with
 	step := waitMin
-	check := waitMin
-	nextCheck := time.Now().Add(check)
+	start := time.Now()
+	check := checkMin
+	nextCheck := start.Add(check)
 	for {
 		w := m.state.Load()
-		if w == 0 {
-			if m.state.CompareAndSwap(0, acquire) {
+		now := time.Now()
+		starving := now.Sub(start) >= starveAfter
+		if w == 0 || (w == flagWaiters && starving) {
+			// Free; or free and handed over to the processes that have
+			// waited long (see unlockSlow), of which we are one.
+			if m.state.CompareAndSwap(w, acquire) {
 				return nil
 			}
 			continue
@@ -132,14 +150,17 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if futexBacked && w&flagWaiters == 0 {
+		if w&flagWaiters == 0 && (futexBacked || starving) {
+			// With futexes the bit tells Unlock to wake a sleeper; when
+			// polling it tells Unlock to hand the lock over to the
+			// processes that have waited, so that a process re-locking
+			// in a loop cannot starve the pollers.
 			if !m.state.CompareAndSwap(w, w|flagWaiters) {
 				continue
 			}
 			w |= flagWaiters
 		}
-		now := time.Now()
-		if !now.Before(nextCheck) {
+		if w&pidMask != 0 && !now.Before(nextCheck) {
 			if !ownerAlive(w) {
 				// Take over from the exact word we judged: if it changed
 				// meanwhile (released, or taken by someone else), the
@@ -149,7 +170,7 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 				}
 				continue
 			}
-			check = min(2*check, 200*time.Millisecond)
+			check = min(2*check, checkMax)
 			nextCheck = now.Add(check)
 		}
 		wait32(key, uint32(w), min(step, nextCheck.Sub(now)))
@@ -159,6 +180,9 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 			// take the lock with the waiters bit so that our Unlock
 			// wakes the next one (Drepper, "Futexes Are Tricky").
 			acquire = me | flagWaiters
+		} else if w&flagWaiters != 0 {
+			// Starving: poll at the fast rate until the hand-over.
+			step = waitMin
 		}
 	}
 }
@@ -178,16 +202,22 @@ func (m *Mutex) Unlock() {
 func (m *Mutex) unlockSlow(me uint64) {
 	for {
 		w := m.state.Load()
-		if w == 0 {
+		if w&pidMask == 0 {
 			panic("ipcsync: unlock of unlocked mutex")
 		}
 		if w&^flagMask != me {
 			panic("ipcsync: unlock of mutex held by another process")
 		}
-		if m.state.CompareAndSwap(w, 0) {
-			if w&flagWaiters != 0 {
-				wake32(lowHalf((*uint64)(unsafe.Pointer(&m.state))), 1)
+		if w&flagWaiters == 0 || futexBacked {
+			if m.state.CompareAndSwap(w, 0) {
+				if w&flagWaiters != 0 {
+					wake32(lowHalf((*uint64)(unsafe.Pointer(&m.state))), 1)
+				}
+				return
 			}
+		} else if m.state.CompareAndSwap(w, flagWaiters) {
+			// Polling, with a starving waiter: leave the lock free but
+			// reserved for the processes that have already waited.
 			return
 		}
 	}
@@ -210,7 +240,7 @@ func (m *Mutex) Do(ctx context.Context, f func() error) error {
 // Locked reports whether m is currently locked by some process. The answer
 // may be stale by the time it is used; it is meant for tests and
 // diagnostics.
-func (m *Mutex) Locked() bool { return m.state.Load() != 0 }
+func (m *Mutex) Locked() bool { return m.state.Load()&pidMask != 0 }
 
 // Owner returns the process id recorded as m's owner, or 0 if m is
 // unlocked. Like Locked, it is a snapshot for diagnostics.

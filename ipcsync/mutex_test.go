@@ -41,6 +41,7 @@ func lockedIncr(ctx context.Context, s *shared) error {
 
 // roleIncr: args[0] goroutines each doing args[1] locked increments.
 func roleIncr(ctx context.Context, s *shared, args []int) error {
+	s.ready.Add(1)
 	var wg sync.WaitGroup
 	errs := make([]error, args[0])
 	for g := range args[0] {

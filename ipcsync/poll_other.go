@@ -8,6 +8,10 @@ import "time"
 // a release has nobody to wake.
 const futexBacked = false
 
+// keptWaiters is the waiters bit a taker keeps: when polling, the bit is a
+// request to hand the lock over to waiters, which taking it satisfies.
+const keptWaiters = 0
+
 // Bounds of one polling sleep: waiters back off exponentially from waitMin
 // to waitMax, so an uncontended hand-over costs at most a few milliseconds
 // and a long wait costs about 200 wake-ups a second.

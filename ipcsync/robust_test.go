@@ -1,0 +1,223 @@
+package ipcsync_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/procshare/procshare/ipcsync"
+)
+
+func init() {
+	roles["victim"] = roleVictim
+	roles["hold"] = roleHold
+	roles["sleep"] = roleSleep
+}
+
+// roleVictim does args[0] locked increments, then locks once more, leaves
+// the critical section half done (dirty, counter already bumped), reports
+// it holds the lock and sleeps until it is killed.
+func roleVictim(ctx context.Context, s *shared, args []int) error {
+	for range args[0] {
+		if err := lockedIncr(ctx, s); err != nil {
+			return err
+		}
+		s.done.Add(1)
+	}
+	if err := s.mu.Lock(ctx); err != nil {
+		return err
+	}
+	s.dirty = 1
+	s.counter++
+	s.held.Store(1)
+	time.Sleep(time.Hour)
+	return errors.New("victim was not killed")
+}
+
+// roleHold locks, reports it, and holds the lock until the parent sets stop.
+func roleHold(ctx context.Context, s *shared, args []int) error {
+	if err := s.mu.Lock(ctx); err != nil {
+		return err
+	}
+	s.held.Store(1)
+	for s.stop.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// roleSleep just stays alive until the parent sets stop.
+func roleSleep(ctx context.Context, s *shared, args []int) error {
+	s.ready.Add(1)
+	for s.stop.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// TestMutexOwnerKilled kills a holder with SIGKILL in the middle of its
+// critical section while other processes wait for the lock. Exactly one of
+// them must get ErrOwnerDead (and repair the half-done update); all must
+// finish; the total must count the victim's completed increments.
+func TestMutexOwnerKilled(t *testing.T) {
+	t.Parallel()
+	for _, reap := range []bool{false, true} {
+		name := "zombie"
+		if reap {
+			name = "reaped"
+		}
+		t.Run(name, func(t *testing.T) {
+			procs, goroutines, iters, before := 3, 2, 500, 200
+			if testing.Short() {
+				iters, before = 150, 50
+			}
+			s, path := newShared(t)
+			victim := spawn(t, path, "victim", before)
+			waitFor(t, "victim to hold the lock", func() bool { return s.held.Load() == 1 })
+			var kids []*child
+			for range procs {
+				kids = append(kids, spawn(t, path, "incr", goroutines, iters))
+			}
+			waitFor(t, "workers to start", func() bool { return s.ready.Load() == int64(procs) })
+			if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if reap {
+				victim.cmd.Wait()
+			}
+			for _, k := range kids {
+				k.wait(t)
+			}
+			if !reap {
+				victim.cmd.Wait()
+			}
+			if d := s.deaths.Load(); d != 1 {
+				t.Errorf("ErrOwnerDead seen %d times, want exactly 1", d)
+			}
+			if c := s.corrupt.Load(); c != 0 {
+				t.Errorf("%d critical sections saw the dead owner's half-done state without ErrOwnerDead", c)
+			}
+			want := uint64(procs*goroutines*iters) + uint64(s.done.Load())
+			if s.counter != want || s.dirty != 0 {
+				t.Errorf("counter = %d, dirty = %d; want %d, 0 (victim completed %d)", s.counter, s.dirty, want, s.done.Load())
+			}
+			if s.mu.Locked() {
+				t.Error("mutex left locked")
+			}
+		})
+	}
+}
+
+// waitChecks waits until this process has made n more owner liveness
+// checks than it had made when waitChecks was called.
+func waitChecks(t *testing.T, n int64) {
+	t.Helper()
+	base := ipcsync.LivenessChecks()
+	waitFor(t, "liveness checks", func() bool { return ipcsync.LivenessChecks() >= base+n })
+}
+
+// lockAsync starts Lock in a goroutine and returns a cancel function and
+// the channel of its result.
+func lockAsync(mu *ipcsync.Mutex) (context.CancelFunc, <-chan error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() { res <- mu.Lock(ctx) }()
+	return cancel, res
+}
+
+// TestMutexLiveOwnerNotTakenOver: a child holds the lock and sleeps; a
+// waiter goes through many liveness checks and still waits.
+func TestMutexLiveOwnerNotTakenOver(t *testing.T) {
+	s, path := newShared(t)
+	holder := spawn(t, path, "hold")
+	waitFor(t, "holder to lock", func() bool { return s.held.Load() == 1 })
+	cancel, res := lockAsync(&s.mu)
+	waitChecks(t, 5)
+	if ok, err := s.mu.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock on a live holder's lock = %v, %v", ok, err)
+	}
+	cancel()
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock = %v, want context.Canceled", err)
+	}
+	if got := s.mu.Owner(); got != holder.cmd.Process.Pid {
+		t.Fatalf("owner = %d, want the holder %d", got, holder.cmd.Process.Pid)
+	}
+	// Released normally, it is acquired normally.
+	cancel, res = lockAsync(&s.mu)
+	defer cancel()
+	s.stop.Store(1)
+	if err := <-res; err != nil {
+		t.Fatalf("Lock after the holder released = %v", err)
+	}
+	s.mu.Unlock()
+	holder.wait(t)
+}
+
+// TestMutexForgedOwners forges owner records naming live, dead and reused
+// process ids and checks how a waiter judges them.
+func TestMutexForgedOwners(t *testing.T) {
+	s, path := newShared(t)
+	sleeper := spawn(t, path, "sleep")
+	waitFor(t, "sleeper", func() bool { return s.ready.Load() == 1 })
+	pid := sleeper.cmd.Process.Pid
+	tok, ok := ipcsync.StartToken(pid)
+	if !ok && runtimeHasStartTimes {
+		t.Fatalf("no start token for live pid %d", pid)
+	}
+	ident := func(pid int, tok uint32) uint64 { return uint64(tok)<<32 | uint64(pid) }
+
+	expectDead := func(t *testing.T, w uint64) {
+		t.Helper()
+		s.mu.SetState(w)
+		err := s.mu.Lock(context.Background())
+		var od *ipcsync.OwnerDeadError
+		if !errors.As(err, &od) || !errors.Is(err, ipcsync.ErrOwnerDead) || od.PID != int(w&(1<<30-1)) {
+			t.Fatalf("Lock over %#x = %v, want OwnerDeadError for pid %d", w, err, w&(1<<30-1))
+		}
+		if s.mu.Owner() != os.Getpid() {
+			t.Fatalf("after takeover owner = %d", s.mu.Owner())
+		}
+		s.mu.Unlock()
+	}
+	expectAlive := func(t *testing.T, w uint64) {
+		t.Helper()
+		s.mu.SetState(w)
+		cancel, res := lockAsync(&s.mu)
+		waitChecks(t, 4)
+		cancel()
+		if err := <-res; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Lock over live %#x = %v, want context.Canceled", w, err)
+		}
+		if got := s.mu.State(); got&^(1<<31) != w {
+			t.Fatalf("state = %#x after cancelled Lock, want %#x", got, w)
+		}
+		if ok, err := s.mu.TryLock(); ok || err != nil {
+			t.Fatalf("TryLock over live %#x = %v, %v", w, ok, err)
+		}
+		s.mu.SetState(0)
+	}
+
+	if runtimeHasStartTimes {
+		t.Run("reused pid", func(t *testing.T) { expectDead(t, ident(pid, tok+1)) })
+		t.Run("reused pid with waiters", func(t *testing.T) { expectDead(t, ident(pid, tok^0x8000)|1<<31) })
+		t.Run("own pid, other start", func(t *testing.T) {
+			mytok, _ := ipcsync.StartToken(os.Getpid())
+			expectDead(t, ident(os.Getpid(), mytok+7))
+		})
+	}
+	t.Run("live", func(t *testing.T) { expectAlive(t, ident(pid, tok)) })
+	t.Run("live, start unknown", func(t *testing.T) { expectAlive(t, ident(pid, 0)) })
+
+	// Now the sleeper dies: as a zombie first, then reaped.
+	s.stop.Store(1) // (it would exit by itself; kill it to be sure of the order)
+	sleeper.cmd.Process.Signal(syscall.SIGKILL)
+	t.Run("zombie", func(t *testing.T) { expectDead(t, ident(pid, tok)) })
+	sleeper.cmd.Wait()
+	t.Run("dead", func(t *testing.T) { expectDead(t, ident(pid, tok)) })
+	t.Run("dead, start unknown", func(t *testing.T) { expectDead(t, ident(pid, 0)) })
+}
