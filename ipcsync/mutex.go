@@ -114,7 +114,6 @@ const spinCount = 64
 // waited that long may take a lock so handed over.
 const starveAfter = time.Millisecond
 
-
 func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 	key := lowHalf((*uint64)(unsafe.Pointer(&m.state)))
 	if ctx.Done() != nil {
