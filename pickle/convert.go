@@ -74,7 +74,7 @@ func toValue(rv reflect.Value, x any, path string, depth int) (Value, error) {
 		}
 		return v.MarshalPickle()
 	}
-	if c := canon(x); c != x {
+	if c, ok := canon(x); ok {
 		return c, nil
 	}
 	if depth > maxRecursion {

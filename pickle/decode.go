@@ -1295,6 +1295,9 @@ func (d *Decoder) parseInt(line []byte, long bool) (Value, error) {
 // parsePyFloat parses like Python's float(s).
 func parsePyFloat(s string) (float64, error) {
 	s = strings.TrimSpace(s)
+	if strings.EqualFold(strings.TrimLeft(s, "+-"), "nan") {
+		return math.NaN(), nil
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		var ne *strconv.NumError

@@ -176,7 +176,7 @@ func (d *Dict) Get(k Value) (v Value, ok bool, err error) {
 // Set stores v under k. When an equal key is already present it keeps that
 // key (as Python does: d[1] = a; d[1.0] = b leaves {1: b}) and its position.
 func (d *Dict) Set(k, v Value) error {
-	k = canon(k)
+	k, _ = canon(k)
 	h, err := Hash(k)
 	if err != nil {
 		return err
@@ -283,7 +283,7 @@ func (s *Set) Len() int { return s.t.live }
 
 // Add adds v; adding an element equal to a present one changes nothing.
 func (s *Set) Add(v Value) error {
-	v = canon(v)
+	v, _ = canon(v)
 	h, err := Hash(v)
 	if err != nil {
 		return err
@@ -357,7 +357,7 @@ func NewFrozenSet(items []Value) (*FrozenSet, error) {
 }
 
 func (f *FrozenSet) add(v Value) error {
-	v = canon(v)
+	v, _ = canon(v)
 	h, err := Hash(v)
 	if err != nil {
 		return err

@@ -276,7 +276,7 @@ func (e *encState) save(v Value) error {
 	case *Object:
 		return e.saveObject(x)
 	default:
-		if c := canon(v); c != v {
+		if c, ok := canon(v); ok {
 			return e.save(c)
 		}
 		return &EncodeError{Msg: fmt.Sprintf("cannot encode Go value of type %T (convert it with ToValue)", v)}

@@ -29,40 +29,40 @@ func combine(h, x uint64) uint64 {
 }
 
 // canon converts the Go scalar types people naturally write (int, uint8,
-// float32, ...) to the value model (int64, float64). Other values are
-// returned unchanged.
-func canon(v Value) Value {
+// float32, ...) to the value model (int64, float64). ok is false, and v is
+// returned unchanged, for other values.
+func canon(v Value) (Value, bool) {
 	switch x := v.(type) {
 	case int:
-		return int64(x)
+		return int64(x), true
 	case int8:
-		return int64(x)
+		return int64(x), true
 	case int16:
-		return int64(x)
+		return int64(x), true
 	case int32:
-		return int64(x)
+		return int64(x), true
 	case uint8:
-		return int64(x)
+		return int64(x), true
 	case uint16:
-		return int64(x)
+		return int64(x), true
 	case uint32:
-		return int64(x)
+		return int64(x), true
 	case uint:
 		if uint64(x) <= math.MaxInt64 {
-			return int64(x)
+			return int64(x), true
 		}
-		return new(big.Int).SetUint64(uint64(x))
+		return new(big.Int).SetUint64(uint64(x)), true
 	case uint64:
 		if x <= math.MaxInt64 {
-			return int64(x)
+			return int64(x), true
 		}
-		return new(big.Int).SetUint64(x)
+		return new(big.Int).SetUint64(x), true
 	case float32:
-		return float64(x)
+		return float64(x), true
 	case complex64:
-		return complex128(x)
+		return complex128(x), true
 	}
-	return v
+	return v, false
 }
 
 // Hash returns a hash of v consistent with Equal: equal values have equal
@@ -183,7 +183,7 @@ func hashValue(v Value, budget *int) (uint64, error) {
 	case *ByteArray:
 		return 0, &UnhashableError{Type: "bytearray"}
 	}
-	if c := canon(v); c != v {
+	if c, ok := canon(v); ok {
 		return hashValue(c, budget)
 	}
 	return 0, &UnhashableError{Type: TypeName(v)}

@@ -197,10 +197,10 @@ func (st *eqState) eq(a, b Value, depth int) bool {
 		}
 		return st.leave(a, b, depth, res)
 	}
-	if c := canon(a); c != a {
+	if c, ok := canon(a); ok {
 		return st.eq(c, b, depth)
 	}
-	if c := canon(b); c != b {
+	if c, ok := canon(b); ok {
 		return st.eq(a, c, depth)
 	}
 	// Not a model type: Go equality where it is defined.
@@ -296,7 +296,7 @@ func numKind(v Value) (kind int, i int64, b *big.Int, f float64, c complex128) {
 	case complex128:
 		return kComplex, 0, nil, 0, x
 	}
-	if c := canon(v); c != v {
+	if c, ok := canon(v); ok {
 		return numKind(c)
 	}
 	return kNone, 0, nil, 0, 0
@@ -528,7 +528,7 @@ func TypeName(v Value) string {
 		}
 		return "object"
 	}
-	if c := canon(v); c != v {
+	if c, ok := canon(v); ok {
 		return TypeName(c)
 	}
 	return fmt.Sprintf("%T", v)
@@ -588,7 +588,7 @@ func Truth(v Value) bool {
 	case Range:
 		return rangeLen(x).Sign() != 0
 	}
-	if c := canon(v); c != v {
+	if c, ok := canon(v); ok {
 		return Truth(c)
 	}
 	return true
@@ -608,7 +608,7 @@ func intOf(v Value) (*big.Int, bool) {
 	case *big.Int:
 		return x, true
 	}
-	if c := canon(v); c != v {
+	if c, ok := canon(v); ok {
 		return intOf(c)
 	}
 	return nil, false

@@ -188,7 +188,7 @@ func (r *reprState) repr(v Value, depth int) {
 	case *Object:
 		r.object(x, depth)
 	default:
-		if c := canon(v); c != v {
+		if c, ok := canon(v); ok {
 			r.repr(c, depth)
 			return
 		}
