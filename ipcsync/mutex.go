@@ -147,6 +147,13 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
+			if !futexBacked && w&flagWaiters != 0 {
+				// Withdraw our hand-over request, so that it does not
+				// outlive us; other starving pollers renew theirs on
+				// their next poll. (A futex waiters bit must stay: it
+				// may be another sleeper's.)
+				m.state.CompareAndSwap(w, w&^flagWaiters)
+			}
 			return err
 		}
 		if w&flagWaiters == 0 && (futexBacked || starving) {

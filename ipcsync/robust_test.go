@@ -221,3 +221,13 @@ func TestMutexForgedOwners(t *testing.T) {
 	t.Run("dead", func(t *testing.T) { expectDead(t, ident(pid, tok)) })
 	t.Run("dead, start unknown", func(t *testing.T) { expectDead(t, ident(pid, 0)) })
 }
+
+// deadPID returns the pid of a process that has exited and been reaped.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	_, path := newShared(t)
+	c := spawn(t, path, "sleep")
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	c.cmd.Wait()
+	return c.cmd.Process.Pid
+}
