@@ -25,10 +25,10 @@
 // # How children start
 //
 // Go cannot fork a running program, so a child is the same binary
-// re-executed ([os.Executable]) with a marker in its environment. Functions
-// are registered by name with [Register] in package-level variables (or init
-// functions), so that the parent and every child register the same functions
-// under the same names. [Main], called first in main (and in TestMain), sees
+// re-executed (/proc/self/exe on Linux, [os.Executable] elsewhere) with a
+// marker in its environment. Functions are registered by name with
+// [Register] in package-level variables (or init functions), so that the
+// parent and every child register the same functions under the same names. [Main], called first in main (and in TestMain), sees
 // the marker in a child, reads which function to run and with what arguments,
 // runs it and exits; in the parent it returns at once. Package-level
 // variables are initialized afresh in the child: like Python's Process with

@@ -120,8 +120,10 @@ func (p *Process) Daemon() bool { return p.cfg.Daemon }
 // Func returns the registered function the process runs.
 func (p *Process) Func() *Func { return p.fn }
 
-// Start starts the child: it re-executes the program's binary
-// ([os.Executable]), whose [Main] runs the registered function. Start returns
+// Start starts the child: it re-executes the program's binary (on Linux
+// /proc/self/exe, the very file the parent runs even if its path was since
+// replaced; elsewhere [os.Executable]), whose [Main] runs the registered
+// function. Start returns
 // once the child exists; it does not wait for the function to begin. Shareable
 // arguments' ShareFiles methods are called now.
 //
@@ -137,7 +139,7 @@ func (p *Process) Start() error {
 	if p.started {
 		return ErrStarted
 	}
-	exe, err := executable()
+	exe, err := selfExe()
 	if err != nil {
 		return fmt.Errorf("procshare: start %s: %w", p.name, err)
 	}
@@ -360,6 +362,3 @@ func (p *Process) String() string {
 	}
 	return fmt.Sprintf("<Process name=%q %s>", p.name, state)
 }
-
-// executable returns the path to re-execute, resolved once.
-var executable = sync.OnceValues(os.Executable)
