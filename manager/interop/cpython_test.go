@@ -2,6 +2,8 @@ package interop_test
 
 import (
 	"testing"
+
+	"github.com/procshare/procshare/manager/interop"
 )
 
 // TestSuiteAgainstCPython runs the interop suite against CPython's own
@@ -11,20 +13,24 @@ import (
 // ~40 ms per connection there (delayed ACK against its unset TCP_NODELAY)
 // and the run takes ~50 s per interpreter.
 func TestSuiteAgainstCPython(t *testing.T) {
-	for _, py := range interpreters(t) {
+	all := interpreters(t)
+	for i, py := range all {
 		py := py
 		t.Run(py.Name(), func(t *testing.T) {
+			if testing.Short() && i != 0 && i != len(all)-1 {
+				t.Skip("-short: against CPython's server only the oldest and newest interpreters run")
+			}
 			t.Parallel()
-			key := newAuthkey(t)
+			key := interop.NewAuthkey(t)
 			t.Run("unix", func(t *testing.T) {
-				addr := startCPythonServer(t, py, socketPath(t), key)
+				addr, _ := interop.StartCPythonServer(t, py, interop.SocketPath(t), key)
 				runSuite(t, py, addr, key, "cpython")
 			})
 			t.Run("tcp", func(t *testing.T) {
 				if testing.Short() {
 					t.Skip("-short: CPython's server takes ~50 s per interpreter over TCP (delayed-ACK stall)")
 				}
-				addr := startCPythonServer(t, py, "127.0.0.1:0", key)
+				addr, _ := interop.StartCPythonServer(t, py, "127.0.0.1:0", key)
 				runSuite(t, py, addr, key, "cpython")
 			})
 		})
