@@ -1,14 +1,151 @@
-// Package ipcsync provides process-shared synchronisation — a robust
-// [Mutex], a counting [Semaphore] and an [Event] — on words in memory that
-// several processes map (a shm segment, a memfd, a MAP_SHARED file).
+// Package ipcsync provides process-shared synchronisation on words in
+// shared memory: a robust [Mutex], a counting [Semaphore] and an [Event].
+// They are the locks inside procshare's shared Value and Array headers, and
+// work in any memory that several processes map (a shm segment, a memfd, a
+// MAP_SHARED file).
 //
-// Each object lives in a fixed number of bytes ([MutexSize], [SemaphoreSize],
-// [EventSize]) at an 8-byte aligned address; all-zero memory is a ready,
-// unlocked/empty object. Obtain one with [NewMutex], [NewSemaphore] or
-// [NewEvent] on the memory, or embed the type in a struct that is laid over
-// the memory. The objects point into the memory: it must stay mapped while
-// they are used.
+// # Use
 //
-// (Full documentation of the memory layout and robustness follows in a
-// later revision.)
+// Each object occupies a fixed number of bytes ([MutexSize], [SemaphoreSize],
+// [EventSize]) at an 8-byte aligned address, and all-zero memory is a ready
+// object: an unlocked Mutex, a Semaphore with count 0, a clear Event. Get
+// one with [NewMutex], [NewSemaphore] or [NewEvent] on the memory, or embed
+// the type in a struct laid over the memory. The objects point into the
+// memory, so the mapping must stay mapped while they are used; they hold no
+// other state, and a process may create any number of handles to one
+// object. The zero value of each type (in ordinary Go memory) is a usable,
+// process-local object.
+//
+// All methods are safe for concurrent use by goroutines and by processes.
+// Blocking methods take a [context.Context]; when they return its error
+// the state is as it was before the call.
+//
+//	mu, err := ipcsync.NewMutex(mem[0:ipcsync.MutexSize])
+//	...
+//	if err := mu.Lock(ctx); errors.Is(err, ipcsync.ErrOwnerDead) {
+//		repair() // the previous owner died mid-update; we hold the lock
+//	} else if err != nil {
+//		return err // ctx done; we do not hold the lock
+//	}
+//	defer mu.Unlock()
+//
+// # Mutex semantics
+//
+// The owner of a locked Mutex is a process. Two goroutines of one process
+// exclude each other as two processes do; any goroutine of the owning
+// process may unlock (as with sync.Mutex); a Mutex is not reentrant.
+// Unlocking a Mutex that is not locked, or that another process holds,
+// panics. Uncontended Lock and Unlock are one compare-and-swap each, with no
+// system call; Unlock makes a FUTEX_WAKE call only when a waiter may sleep.
+//
+// When ctx is cancelled exactly as the lock is granted, the grant wins:
+// Lock returns nil and holds the lock. A ctx that is already done makes
+// Lock fail without acquiring, even if the lock is free.
+//
+// # Robustness
+//
+// A process that dies holding a Mutex (even by SIGKILL) does not deadlock
+// the others. A locked Mutex records its owner's process id and start
+// token (below) in the same 64-bit word as the lock state, written by the
+// single compare-and-swap that takes the lock: there is no moment at which
+// a held lock lacks its owner record or shows a half-written one.
+//
+// A waiter sleeps in bounded steps and, every 10 ms at first and then every
+// 200 ms at most, checks that the owner is alive: kill(pid, 0) must not
+// report ESRCH, and where the OS tells (Linux /proc/PID/stat, darwin sysctl
+// kern.proc.pid) the process must not be a zombie and its start token must
+// equal the recorded one — a different token means the pid was reused by
+// another process after the owner died. Only positive evidence of death
+// counts: if the process exists but cannot be inspected, it is presumed
+// alive. On evidence of death the waiter takes the lock over with a
+// compare-and-swap from the exact word it judged (so a lock released or
+// re-taken meanwhile is never stolen), and Lock returns an
+// [*OwnerDeadError], which matches [ErrOwnerDead], while holding the lock
+// (like EOWNERDEAD from a robust pthread mutex). Exactly one waiter sees
+// it. The caller should repair what the lock protects and continue; no
+// "consistent" call is needed. [Mutex.Do] runs its function anyway and
+// joins the OwnerDeadError to its result. Hence a live owner is never
+// judged dead, and a dead one is found within about 200 ms.
+//
+// A [Semaphore] has no owner and is not robust: a process that dies between
+// Acquire and Release loses that unit, as in Python. Sleeper counts in
+// Semaphore and Event left behind by dead processes only cost spurious
+// wake-up calls.
+//
+// # Memory layout
+//
+// All fields are native-endian and accessed only atomically. Offsets are
+// from the 8-byte aligned start of the object.
+//
+// Mutex, 16 bytes:
+//
+//	offset 0, uint64 state (64-bit compare-and-swap, load, store)
+//	    bits  0..29  owner process id; 0 = unlocked
+//	    bit  30      reserved, 0
+//	    bit  31      waiters (see below)
+//	    bits 32..63  owner start token; 0 = unknown (liveness by pid alone)
+//	offset 8, uint64 reserved, 0
+//
+// The futex word is the least significant half of state: offset 0 on
+// little-endian machines, 4 on big-endian ones. Lock: compare-and-swap
+// state from 0 to pid | token<<32. Contended: set bit 31 with a
+// compare-and-swap, then FUTEX_WAIT (shared, not FUTEX_PRIVATE) on the low
+// half with the low half of the observed state as the expected value and a
+// timeout of at most 200 ms; after having slept, take a free lock with bit
+// 31 set. Unlock: compare-and-swap own identity to 0; if bit 31 was set,
+// FUTEX_WAKE one waiter. The polling implementation uses bit 31 as a
+// hand-over request instead (see "Other platforms"): its Unlock then
+// stores exactly 1<<31, a free lock that only lockers that have waited for
+// at least 1 ms may take. A state with pid 0 is free in either reading.
+//
+// Start token: on Linux the low 32 bits of field 22 (starttime, clock ticks
+// since boot) of /proc/PID/stat; on darwin the low 32 bits of p_starttime
+// in microseconds since the epoch; a result of 0 is replaced by 1, so that
+// 0 always means unknown. Other systems record 0.
+//
+// Semaphore, 16 bytes:
+//
+//	offset  0, uint32 count (the futex word): available units
+//	offset  4, uint32 sleepers: waiters that may sleep on count
+//	offset  8, uint32 max: upper bound of count for Release; 0 = none
+//	offset 12, uint32 reserved, 0
+//
+// Event, 8 bytes:
+//
+//	offset 0, uint32 flag (the futex word): 0 clear, 1 set
+//	offset 4, uint32 sleepers: waiters that may sleep on flag
+//
+// A waiter increments sleepers before its FUTEX_WAIT (expected value 0)
+// and decrements it after; Release and Set wake (one, all) when sleepers
+// is not 0.
+//
+// # Linux notes
+//
+// Waits use FUTEX_WAIT/FUTEX_WAKE on the shared mapping, so processes
+// sleeping on one lock are woken directly by the unlocker. Every sleep has
+// a timeout so that a dead owner and a cancelled context are noticed;
+// cancellation also wakes the sleepers of that word at once. A sleeping
+// goroutine occupies an OS thread (it is in a system call).
+//
+// All processes sharing a Mutex must be in the same pid namespace: the
+// owner is recorded by pid. Memory that outlives a reboot (a file on disk)
+// should be zeroed before use, since start tokens are only meaningful
+// within one boot.
+//
+// # Other platforms
+//
+// On other systems, and on Linux when built with the procshare_nofutex tag
+// (which CI uses to test it), the objects keep the same layout and
+// semantics but waiters poll: they sleep from 50 µs, doubling up to 5 ms,
+// and re-read the word. A polling waiter that has waited 1 ms sets bit 31
+// to ask the next Unlock to hand the lock to the waiters instead of to
+// whoever locks first, so a process that re-locks in a loop cannot starve
+// the others. On darwin the owner's start time comes from sysctl
+// kern.proc.pid, so pid reuse is detected as on Linux. On other Unix
+// systems the start token is unknown and liveness is judged by pid alone:
+// a dead owner whose pid is reused by a live process before a waiter
+// checks keeps the lock until that process exits. On non-Unix systems
+// dead owners are not detected. Futex and polling processes may share one
+// object correctly, but a futex sleeper waits for its timeout rather than
+// a wake-up when a polling process unlocks.
 package ipcsync

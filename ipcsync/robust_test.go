@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -221,6 +222,9 @@ func TestMutexForgedOwners(t *testing.T) {
 	t.Run("dead", func(t *testing.T) { expectDead(t, ident(pid, tok)) })
 	t.Run("dead, start unknown", func(t *testing.T) { expectDead(t, ident(pid, 0)) })
 }
+
+// runtimeHasStartTimes: the OS tells process start times (see procStart).
+const runtimeHasStartTimes = runtime.GOOS == "linux" || runtime.GOOS == "darwin"
 
 // deadPID returns the pid of a process that has exited and been reaped.
 func deadPID(t *testing.T) int {
