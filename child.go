@@ -52,6 +52,13 @@ func Main() {
 
 // runChild runs the child's function and returns its exit code.
 func runChild() int {
+	// A parent passes pipes as descriptors 3 and 4. Without them (the marker
+	// was set by hand), those numbers may be anything, the Go runtime's own
+	// files included: touch nothing.
+	if !isPipe(fdControl) || !isPipe(fdResult) {
+		fmt.Fprintf(os.Stderr, "procshare: %s is set, but this process was not started by procshare.Process\n", envChild)
+		return 1
+	}
 	// Inherited descriptors must not leak into the function's own
 	// subprocesses: the parent waits for EOF on the result pipe.
 	syscall.CloseOnExec(fdControl)
@@ -205,4 +212,13 @@ func watchParent(ctl *os.File) {
 		}
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+}
+
+// isPipe reports whether fd is an open pipe.
+func isPipe(fd int) bool {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return false
+	}
+	return st.Mode&syscall.S_IFMT == syscall.S_IFIFO
 }

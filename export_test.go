@@ -3,3 +3,10 @@ package procshare
 // SetPdeathsig turns Linux's parent-death signal for daemon children off or
 // on, so that tests exercise the portable pipe watch alone.
 func SetPdeathsig(on bool) { usePdeathsig = on }
+
+// ForgetMain makes the package believe Main was not called, until the
+// returned function is called.
+func ForgetMain() (restore func()) {
+	mainCalled.Store(false)
+	return func() { mainCalled.Store(true) }
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -581,5 +582,39 @@ func TestFuncAccessors(t *testing.T) {
 	}
 	if !reflect.DeepEqual(p.String(), fmt.Sprintf("<Process name=%q initial daemon>", p.Name())) {
 		t.Fatalf("String() = %s", p)
+	}
+}
+
+// TestNoMain checks that a program that did not call Main starts nothing
+// (its child would run main again). Not parallel: it changes package state.
+func TestNoMain(t *testing.T) {
+	restore := procshare.ForgetMain()
+	defer restore()
+	p, err := procshare.NewProcess(nothing, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); !errors.Is(err, procshare.ErrNoMain) {
+		t.Fatalf("Start: %v, want ErrNoMain", err)
+	}
+	if p.Alive() || p.Pid() != 0 {
+		t.Fatal("a process started")
+	}
+}
+
+// TestMarkerWithoutParent runs the binary with the child marker but none of
+// the descriptors a parent passes: it must say so and exit 1, not run tests.
+func TestMarkerWithoutParent(t *testing.T) {
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PROCSHARE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "not started by procshare.Process") {
+		t.Fatalf("err %v, output %q", err, out)
 	}
 }
