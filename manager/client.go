@@ -1,0 +1,680 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/procshare/procshare/internal/wire"
+	"github.com/procshare/procshare/pickle"
+)
+
+// Config holds the options of a Client. A nil *Config, and the zero value of
+// each field, select the defaults.
+type Config struct {
+	// MaxConns is the number of connections that non-blocking calls are
+	// pipelined on (many goroutines share them, replies are matched in
+	// order). Zero means 2.
+	MaxConns int
+
+	// MaxIdle is the number of idle dedicated connections kept for blocking
+	// calls (Queue.Get, Lock.Lock, Event.Wait …). Zero means 8.
+	MaxIdle int
+
+	// MaxFrame is the largest reply, in bytes, the client accepts. Zero
+	// means the wire package's default (64 MiB).
+	MaxFrame int64
+
+	// PollInterval bounds how long a blocking call waits on the server in
+	// one request when the manager is CPython's, which cannot interrupt a
+	// call: the call is made with this timeout and repeated until it
+	// succeeds or ctx is done, so cancellation takes effect within one
+	// interval. Against procshare's server calls block in one request and
+	// are interrupted on cancellation. Zero means 200ms.
+	PollInterval time.Duration
+
+	// Name is the process name sent when a connection switches to object
+	// calls (CPython logs it). Empty means "GoProcess-<pid>".
+	Name string
+}
+
+func (cfg *Config) withDefaults() (Config, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.MaxConns < 0 || c.MaxIdle < 0 || c.MaxFrame < 0 || c.PollInterval < 0 {
+		return c, errors.New("manager: negative value in Config")
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 2
+	}
+	if c.MaxIdle == 0 {
+		c.MaxIdle = 8
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 200 * time.Millisecond
+	}
+	if c.Name == "" {
+		c.Name = "GoProcess-" + strconv.Itoa(os.Getpid())
+	}
+	return c, nil
+}
+
+// Client is a connection to one manager server — procshare's own or
+// CPython's multiprocessing SyncManager, over TCP or a Unix socket — and the
+// factory of proxies to its shared objects.
+//
+// A Client is safe for concurrent use by any number of goroutines and
+// throughput grows with them: non-blocking calls from all goroutines are
+// pipelined over a few connections (Config.MaxConns), and every blocking call
+// (a Queue get, a Lock acquire, an Event wait …) gets a connection of its own
+// for its duration, so it never holds up other calls.
+//
+// A Client is not process-safe: each process dials its own. Proxies move to
+// other processes through ShareFiles/AttachFiles (or PythonValue for Python
+// processes) and reconnect there.
+//
+// The zero value is not usable; create a Client with Dial, DialAddress or
+// Start.
+type Client struct {
+	addr    Address
+	authkey []byte
+	cfg     Config
+	ext     bool // the server is procshare's: ps_* extensions and ps_interrupt
+
+	pipeMu sync.Mutex
+	pipes  []*clientPipe
+
+	mu       sync.Mutex
+	idle     []*clientConn
+	refs     map[string]int // references owned by this client's live proxies
+	closed   bool
+	closeErr error
+	wg       sync.WaitGroup     // background work: decrefs from cleanups, re-puts
+	life     context.Context    // cancelled by Close
+	kill     context.CancelFunc // cancels life
+	stop     func() error       // stops an embedded server (Start); may be nil
+}
+
+// Dial connects to the manager at address (host:port for TCP, a path for a
+// Unix socket; see ParseAddress) with the given authkey. It authenticates,
+// opens the first connection and finds out whether the server is procshare's
+// (which enables the protocol extensions). A nil cfg selects the defaults.
+func Dial(ctx context.Context, address string, authkey []byte, cfg *Config) (*Client, error) {
+	a, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	return DialAddress(ctx, a, authkey, cfg)
+}
+
+// DialAddress is Dial with an already parsed Address.
+func DialAddress(ctx context.Context, addr Address, authkey []byte, cfg *Config) (*Client, error) {
+	conf, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if addr.Network != "tcp" && addr.Network != "unix" {
+		return nil, fmt.Errorf("manager: unsupported network %q", addr.Network)
+	}
+	c := &Client{
+		addr:    addr,
+		authkey: append([]byte(nil), authkey...),
+		cfg:     conf,
+		refs:    map[string]int{},
+	}
+	c.life, c.kill = context.WithCancel(context.Background())
+	// The first object connection asks for procshare's connection id; a
+	// CPython server rejects the keyword (and closes that connection).
+	cc, err := c.dialObject(ctx, true)
+	if err != nil {
+		var re *RemoteError
+		if !errors.As(err, &re) {
+			c.kill()
+			return nil, err
+		}
+		if cc, err = c.dialObject(ctx, false); err != nil {
+			c.kill()
+			return nil, err
+		}
+	}
+	c.ext = cc.id != ""
+	c.pipes = []*clientPipe{newClientPipe(cc)}
+	return c, nil
+}
+
+// Address returns the address of the manager.
+func (c *Client) Address() Address { return c.addr }
+
+// Authkey returns a copy of the authentication key.
+func (c *Client) Authkey() []byte { return append([]byte(nil), c.authkey...) }
+
+// Extended reports whether the manager is procshare's server, which offers
+// the protocol extensions (Value.Add, Dict.Incr, Queue.GetMany …) and
+// interrupts cancelled blocking calls. Against a CPython manager it is false.
+func (c *Client) Extended() bool { return c.ext }
+
+// Close releases every reference the client's proxies still hold (as a
+// Python process does at exit), closes the connections and, for a client
+// made by Start, stops the embedded server. It waits for the client's
+// background goroutines. Calls made after Close fail with ErrClosed; calls
+// in flight fail with an error wrapping ErrConnLost. Close is idempotent and
+// returns the same result every time.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.wg.Wait()
+		return c.closeErr
+	}
+	c.closed = true
+	c.kill()
+	refs := c.refs
+	c.refs = map[string]int{}
+	c.mu.Unlock()
+	c.wg.Wait()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	for id, n := range refs {
+		for ; n > 0; n-- {
+			if _, err := c.serverCall(ctx, "decref", id); err != nil {
+				break // the manager is gone or busy: nothing more to do
+			}
+		}
+	}
+	cancel()
+
+	c.pipeMu.Lock()
+	pipes := c.pipes
+	c.pipes = nil
+	c.pipeMu.Unlock()
+	for _, p := range pipes {
+		p.close()
+	}
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, cc := range idle {
+		cc.close()
+	}
+	var err error
+	if c.stop != nil {
+		err = c.stop()
+	}
+	c.mu.Lock()
+	c.closeErr = err
+	c.mu.Unlock()
+	return err
+}
+
+func (c *Client) isClosed() bool { return c.life.Err() != nil }
+
+// ---- connections -----------------------------------------------------------
+
+// clientConn is one authenticated connection, used by one goroutine at a
+// time for strict request/reply exchanges (or by a clientPipe).
+type clientConn struct {
+	wc     *wire.Conn
+	id     string // procshare connection id for ps_interrupt; "" on CPython
+	seq    uint64 // object requests sent, numbered as ps_interrupt counts them
+	broken bool   // an exchange failed: the connection must not be reused
+}
+
+func (cc *clientConn) close() { cc.wc.Close() }
+
+// roundTrip sends one request and reads its reply.
+func (cc *clientConn) roundTrip(req []byte) (pickle.Value, error) {
+	cc.seq++
+	if err := cc.wc.WriteFrame(req); err != nil {
+		cc.broken = true
+		return nil, lostError(err)
+	}
+	frame, err := cc.wc.ReadFrame()
+	if err != nil {
+		cc.broken = true
+		return nil, lostError(err)
+	}
+	v, err := decodeReply(frame)
+	if errors.Is(err, ErrProtocol) {
+		cc.broken = true
+	}
+	return v, err
+}
+
+func lostError(err error) error {
+	return fmt.Errorf("%w: %w", ErrConnLost, err)
+}
+
+// dial opens and authenticates a connection. ctx bounds the connect and the
+// handshake.
+func (c *Client) dial(ctx context.Context) (*clientConn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, c.addr.Network, c.addr.Addr)
+	if err != nil {
+		if err := ctxErr(ctx); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("manager: dial %s: %w", c.addr, err)
+	}
+	wc := wire.NewConn(nc, &wire.Config{MaxFrame: c.cfg.MaxFrame})
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	err = wire.ClientHandshake(wc, c.authkey)
+	if !stop() || err != nil {
+		nc.Close()
+		if err := ctxErr(ctx); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("manager: handshake with %s: %w", c.addr, err)
+	}
+	nc.SetDeadline(time.Time{})
+	return &clientConn{wc: wc}, nil
+}
+
+// dialObject opens a connection for object calls (accept_connection). With
+// ps set it asks procshare's server for the connection's id; a CPython
+// server answers that with a RemoteError.
+func (c *Client) dialObject(ctx context.Context, ps bool) (*clientConn, error) {
+	cc, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var kwds *pickle.Dict
+	if ps {
+		kwds = pickle.NewDict()
+		kwds.Set("ps", true)
+	}
+	v, err := c.exchange(ctx, cc, nil, "accept_connection", pickle.Tuple{c.cfg.Name}, kwds)
+	if err != nil {
+		cc.close()
+		return nil, err
+	}
+	if id, ok := v.(string); ok {
+		cc.id = id
+	}
+	cc.seq = 0 // the server numbers the object requests that follow
+	return cc, nil
+}
+
+// exchange makes one request on cc, a connection the caller owns, aborting
+// it if ctx ends (the connection is then broken).
+func (c *Client) exchange(ctx context.Context, cc *clientConn, ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+	req, err := encodeRequest(ident, method, args, kwds)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { cc.wc.SetDeadline(time.Unix(1, 0)) })
+	v, err := cc.roundTrip(req)
+	if !stop() {
+		cc.broken = true
+		if err != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return v, err
+}
+
+// ctxErr is ctx.Err(), except that a deadline in the past counts even before
+// ctx's timer has fired (a socket deadline set from it may expire first).
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// serverCall makes a server-level request on a connection of its own, as
+// CPython clients do for create, incref and decref (the server closes such
+// connections after the reply).
+func (c *Client) serverCall(ctx context.Context, method string, args ...pickle.Value) (pickle.Value, error) {
+	return c.serverCallKw(ctx, method, args, nil)
+}
+
+func (c *Client) serverCallKw(ctx context.Context, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+	cc, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cc.close()
+	return c.exchange(ctx, cc, nil, method, args, kwds)
+}
+
+// getConn returns an idle dedicated connection, or dials one.
+func (c *Client) getConn(ctx context.Context) (*clientConn, error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if n := len(c.idle); n > 0 {
+		cc := c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		c.mu.Unlock()
+		return cc, nil
+	}
+	c.mu.Unlock()
+	return c.dialObject(ctx, c.ext)
+}
+
+// putConn gives a dedicated connection back (or closes it).
+func (c *Client) putConn(cc *clientConn) {
+	if cc.broken {
+		cc.close()
+		return
+	}
+	c.mu.Lock()
+	if c.closed || len(c.idle) >= c.cfg.MaxIdle {
+		c.mu.Unlock()
+		cc.close()
+		return
+	}
+	c.idle = append(c.idle, cc)
+	c.mu.Unlock()
+}
+
+// ---- requests and replies --------------------------------------------------
+
+var emptyKwds = pickle.NewDict() // never modified
+
+// encodeRequest pickles (ident, method, args, kwds).
+func encodeRequest(ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) ([]byte, error) {
+	if args == nil {
+		args = pickle.Tuple{}
+	}
+	if kwds == nil {
+		kwds = emptyKwds
+	}
+	b, err := pickle.Marshal(pickle.Tuple{ident, method, args, kwds})
+	if err != nil {
+		return nil, fmt.Errorf("manager: %s: %w", method, err)
+	}
+	return b, nil
+}
+
+// proxyReply is the result of a call the server answered with #PROXY: a new
+// shared object (with one reference, now ours) returned by a method such as
+// dict.__iter__.
+type proxyReply struct {
+	exposed []string
+	token   Token
+}
+
+// decodeReply unpickles a reply and turns it into a result or an error.
+func decodeReply(frame []byte) (pickle.Value, error) {
+	v, err := pickle.Unmarshal(frame)
+	if err != nil {
+		return nil, fmt.Errorf("%w: undecodable reply: %w", ErrProtocol, err)
+	}
+	t, ok := v.(pickle.Tuple)
+	if !ok || len(t) != 2 {
+		return nil, fmt.Errorf("%w: reply %.100s is not a (kind, payload) pair", ErrProtocol, pickle.Repr(v))
+	}
+	kind, _ := t[0].(string)
+	switch kind {
+	case "#RETURN":
+		return t[1], nil
+	case "#ERROR":
+		return nil, remoteErrorFrom(t[1])
+	case "#TRACEBACK", "#UNSERIALIZABLE":
+		s, ok := t[1].(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s payload is %s, not str", ErrProtocol, kind, pickle.TypeName(t[1]))
+		}
+		if kind == "#UNSERIALIZABLE" {
+			s = "Unserializable message: " + s
+		}
+		return nil, remoteErrorFromTraceback(s)
+	case "#PROXY":
+		p, ok := t[1].(pickle.Tuple)
+		if ok && len(p) == 2 {
+			tok, err := tokenFromValue(p[1])
+			if err == nil {
+				return proxyReply{exposed: stringsOf(p[0]), token: tok}, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: bad #PROXY payload %.100s", ErrProtocol, pickle.Repr(t[1]))
+	}
+	return nil, fmt.Errorf("%w: unrecognized reply kind %.40s", ErrProtocol, pickle.Repr(t[0]))
+}
+
+// stringsOf returns the strs of a tuple or list (an exposed list).
+func stringsOf(v pickle.Value) []string {
+	items, _ := sequenceOf(v)
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if s, ok := it.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sequenceOf returns the items of a list or tuple, including the
+// builtins.list(...) form CPython uses for dict views.
+func sequenceOf(v pickle.Value) ([]pickle.Value, bool) {
+	switch s := v.(type) {
+	case *pickle.List:
+		return s.Items, true
+	case pickle.Tuple:
+		return s, true
+	case *pickle.Object:
+		if g, ok := s.Callable.(pickle.Global); ok && g.Module == "builtins" &&
+			(g.Name == "list" || g.Name == "tuple") && !s.New && len(s.Args) == 1 {
+			return sequenceOf(s.Args[0])
+		}
+	}
+	return nil, false
+}
+
+// ---- calls -----------------------------------------------------------------
+
+// call makes a non-blocking method call on shared object ident, pipelined
+// with other goroutines' calls. ctx is checked before the request is sent;
+// once sent, the call waits for its reply (the server answers it without
+// waiting for anything), so a call never returns while its effect is
+// undecided.
+func (c *Client) call(ctx context.Context, ident, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	req, err := encodeRequest(ident, method, args, kwds)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.pipe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.call(req)
+}
+
+// pipe picks the pipelined connection with the fewest calls in flight,
+// dialling another one while fewer than MaxConns exist and all are busy.
+func (c *Client) pipe(ctx context.Context) (*clientPipe, error) {
+	c.pipeMu.Lock()
+	defer c.pipeMu.Unlock()
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	var best *clientPipe
+	live := c.pipes[:0]
+	for _, p := range c.pipes {
+		if p.failed() {
+			p.close()
+			continue
+		}
+		live = append(live, p)
+		if best == nil || p.inflight.Load() < best.inflight.Load() {
+			best = p
+		}
+	}
+	clear(c.pipes[len(live):])
+	c.pipes = live
+	if best != nil && (best.inflight.Load() == 0 || len(c.pipes) >= c.cfg.MaxConns) {
+		return best, nil
+	}
+	cc, err := c.dialObject(ctx, c.ext)
+	if err != nil {
+		if best != nil {
+			return best, nil
+		}
+		return nil, err
+	}
+	p := newClientPipe(cc)
+	c.pipes = append(c.pipes, p)
+	return p, nil
+}
+
+// clientPipe is a connection shared by many goroutines for non-blocking
+// calls. Requests are queued and written in batches by whichever caller
+// finds no write in progress; a reader goroutine matches replies to calls in
+// order (the server answers the requests of one connection in order).
+type clientPipe struct {
+	cc       *clientConn
+	inflight atomic.Int64
+
+	mu         sync.Mutex
+	queue      [][]byte      // requests not yet written
+	spare      [][]byte      // the previous queue, reused
+	writing    bool          // a caller is writing the queue out
+	pending    []*clientCall // calls sent (or queued), oldest first
+	err        error         // sticky: the connection failed
+	readerDone chan struct{}
+}
+
+type clientCall struct {
+	done chan struct{}
+	val  pickle.Value
+	err  error
+}
+
+var callPool = sync.Pool{New: func() any { return &clientCall{done: make(chan struct{}, 1)} }}
+
+func newClientPipe(cc *clientConn) *clientPipe {
+	p := &clientPipe{cc: cc, readerDone: make(chan struct{})}
+	go p.readLoop()
+	return p
+}
+
+func (p *clientPipe) failed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err != nil
+}
+
+func (p *clientPipe) call(req []byte) (pickle.Value, error) {
+	cl := callPool.Get().(*clientCall)
+	p.mu.Lock()
+	if p.err != nil {
+		err := p.err
+		p.mu.Unlock()
+		callPool.Put(cl)
+		return nil, err
+	}
+	p.inflight.Add(1)
+	p.pending = append(p.pending, cl)
+	p.queue = append(p.queue, req)
+	if !p.writing {
+		p.writing = true
+		for len(p.queue) > 0 && p.err == nil {
+			q := p.queue
+			p.queue = p.spare[:0]
+			p.mu.Unlock()
+			var err error
+			for _, r := range q {
+				if err = p.cc.wc.BufferFrame(r); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = p.cc.wc.Flush()
+			}
+			clear(q)
+			p.mu.Lock()
+			p.spare = q[:0]
+			if err != nil {
+				p.failLocked(lostError(err))
+			}
+		}
+		p.writing = false
+	}
+	p.mu.Unlock()
+	<-cl.done
+	v, err := cl.val, cl.err
+	cl.val, cl.err = nil, nil
+	callPool.Put(cl)
+	return v, err
+}
+
+func (p *clientPipe) readLoop() {
+	defer close(p.readerDone)
+	for {
+		frame, err := p.cc.wc.ReadFrame()
+		if err != nil {
+			p.mu.Lock()
+			p.failLocked(lostError(err))
+			p.mu.Unlock()
+			return
+		}
+		v, err := decodeReply(frame)
+		p.mu.Lock()
+		if len(p.pending) == 0 {
+			p.failLocked(fmt.Errorf("%w: reply without a request", ErrProtocol))
+			p.mu.Unlock()
+			return
+		}
+		cl := p.pending[0]
+		p.pending[0] = nil
+		p.pending = p.pending[1:]
+		if len(p.pending) == 0 {
+			p.pending = p.pending[:0:0]
+		}
+		p.mu.Unlock()
+		p.inflight.Add(-1)
+		cl.val, cl.err = v, err
+		cl.done <- struct{}{}
+		if errors.Is(err, ErrProtocol) {
+			p.mu.Lock()
+			p.failLocked(err)
+			p.mu.Unlock()
+			return
+		}
+	}
+}
+
+// failLocked marks the pipe failed, closes its connection and fails every
+// pending call. p.mu is held.
+func (p *clientPipe) failLocked(err error) {
+	if p.err == nil {
+		p.err = err
+		p.cc.close()
+	}
+	for _, cl := range p.pending {
+		p.inflight.Add(-1)
+		cl.err = p.err
+		cl.done <- struct{}{}
+	}
+	p.pending = nil
+	p.queue = nil
+}
+
+// close closes the connection and waits for the reader goroutine.
+func (p *clientPipe) close() {
+	p.mu.Lock()
+	p.failLocked(ErrClosed)
+	p.mu.Unlock()
+	<-p.readerDone
+}
