@@ -2,6 +2,7 @@ package procshare_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -119,3 +120,20 @@ func countFDs(t testing.TB) int {
 	}
 	return len(ents)
 }
+
+// errShare is what brokenSharer's ShareFiles fails with.
+var errShare = errors.New("cannot share today")
+
+// brokenSharer fails to share, after opening a descriptor that the caller
+// must still close.
+type brokenSharer struct{}
+
+func (brokenSharer) ShareFiles() ([]*os.File, []byte, error) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []*os.File{f}, nil, errShare
+}
+
+func (*brokenSharer) AttachFiles([]*os.File, []byte) error { return nil }

@@ -123,9 +123,8 @@ func (p *Process) Func() *Func { return p.fn }
 // Start starts the child: it re-executes the program's binary (on Linux
 // /proc/self/exe, the very file the parent runs even if its path was since
 // replaced; elsewhere [os.Executable]), whose [Main] runs the registered
-// function. Start returns
-// once the child exists; it does not wait for the function to begin. Shareable
-// arguments' ShareFiles methods are called now.
+// function. Start returns once the child exists; it does not wait for the
+// function to begin. Shareable arguments' ShareFiles methods are called now.
 //
 // Start returns [ErrStarted] if it was called before, [ErrNoMain] if the
 // program did not call Main, or the error of ShareFiles or of starting the
@@ -171,7 +170,13 @@ func (p *Process) Start() error {
 			continue
 		}
 		files, meta, err := a.share.ShareFiles()
-		inherit = append(inherit, files...)
+		for _, f := range files {
+			if f != nil {
+				inherit = append(inherit, f)
+			} else if err == nil {
+				err = errors.New("ShareFiles returned a nil *os.File")
+			}
+		}
 		if err != nil {
 			ctlW.Close()
 			resR.Close()

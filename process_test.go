@@ -85,6 +85,14 @@ var (
 		fmt.Fprintf(os.Stderr, "to stderr\n")
 	})
 
+	// twoPipes takes two shared values among plain ones.
+	twoPipes = procshare.Register("test.twoPipes", func(n int, a *pipeWriter, s string, b *pipeWriter) {
+		a.Printf("%s %d %s\n", a.label, n, s)
+		b.Printf("%s %d %s\n", b.label, n, s)
+	})
+
+	broken = procshare.Register("test.broken", func(brokenSharer) {})
+
 	// middle starts a grandchild, reports its pid, and waits to be killed.
 	middle = procshare.Register("test.middle", func(ctx context.Context, out *pipeWriter, daemon, pdeathsig bool) error {
 		procshare.SetPdeathsig(pdeathsig)
@@ -545,6 +553,10 @@ func TestNoFDLeak(t *testing.T) {
 		p.Join(bg)
 	}
 	before := countFDs(t)
+	// A failed start closes what ShareFiles returned.
+	if p, err := procshare.NewProcess(broken, nil, brokenSharer{}); err != nil || p.Start() == nil {
+		t.Fatal("brokenSharer started")
+	}
 	procs := make([]*procshare.Process, 100)
 	for i := range procs {
 		var err error
@@ -616,5 +628,38 @@ func TestMarkerWithoutParent(t *testing.T) {
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "not started by procshare.Process") {
 		t.Fatalf("err %v, output %q", err, out)
+	}
+}
+
+func TestSeveralSharedArguments(t *testing.T) {
+	t.Parallel()
+	ra, wa := newPipe(t, "first")
+	rb, wb := newPipe(t, "second")
+	p, err := procshare.Start(twoPipes, 7, wa, "x", wb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Join(bg); err != nil {
+		t.Fatal(err)
+	}
+	wa.f.Close()
+	wb.f.Close()
+	if a, b := readAll(t, ra), readAll(t, rb); a != "first 7 x\n" || b != "second 7 x\n" {
+		t.Fatalf("child wrote %q and %q", a, b)
+	}
+}
+
+func TestShareFilesError(t *testing.T) {
+	t.Parallel()
+	p, err := procshare.NewProcess(broken, nil, brokenSharer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Start()
+	if !errors.Is(err, errShare) || !strings.Contains(err.Error(), "argument 1") {
+		t.Fatalf("Start: %v", err)
+	}
+	if p.Alive() || p.Pid() != 0 {
+		t.Fatal("started anyway")
 	}
 }
