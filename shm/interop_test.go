@@ -43,6 +43,8 @@ type pyReport struct {
 	Len      int             `json:"len"`
 	Count1   int             `json:"count1"`
 	Overflow string          `json:"overflow"`
+	Value    map[string]any  `json:"value"`
+	Array    map[string]any  `json:"array"`
 	Raw      json.RawMessage `json:"-"`
 }
 
@@ -141,7 +143,27 @@ func TestPythonOpensGoSegments(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			out, err := exec.Command(py.Path, filepath.Join("testdata", "go_created.py"), segName, "1000", listName).Output()
+			// A Value and an Array in one named segment, read by Python
+			// from the documented layout alone.
+			objName := testName(t, "obj")
+			obj, err := shm.Create(objName, shm.ValueSize+shm.ArraySize[float64](3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer obj.Close()
+			v, err := shm.ValueAt[int64](obj, 0, shm.WithTypecode('l'))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.Store(-37)
+			a, err := shm.ArrayAt[float64](obj, shm.ValueSize, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.CopyFrom([]float64{0.5, 1.5, 2.5})
+
+			out, err := exec.Command(py.Path, filepath.Join("testdata", "go_created.py"), segName, "1000", listName,
+				objName, fmt.Sprint(shm.ValueSize)).Output()
 			if err != nil {
 				t.Fatalf("python: %v\n%s", err, exitStderr(err))
 			}
@@ -178,6 +200,22 @@ func TestPythonOpensGoSegments(t *testing.T) {
 			want := append([]any{"py", 2.5, nil, []byte{1, 2}, int64(-7), true}, items[6:]...)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("go reads python's writes\n got %#v\nwant %#v", got, want)
+			}
+			wantValue := map[string]any{"magic": "PSHM", "version": json.Number("1"), "code": "l", "size": json.Number("8"),
+				"kind": "V", "len": json.Number("1"), "data": json.Number("-37")}
+			if !reflect.DeepEqual(r.Value, wantValue) {
+				t.Errorf("python read the Value header as %v, want %v", r.Value, wantValue)
+			}
+			wantArray := map[string]any{"magic": "PSHM", "version": json.Number("1"), "code": "d", "size": json.Number("8"),
+				"kind": "A", "len": json.Number("3"), "data": []any{json.Number("0.5"), json.Number("1.5"), json.Number("2.5")}}
+			if !reflect.DeepEqual(r.Array, wantArray) {
+				t.Errorf("python read the Array header as %v, want %v", r.Array, wantArray)
+			}
+			if v.Load() != -32 || a.Load(2) != 9.75 {
+				t.Errorf("go sees python's writes as %d, %v; want -32, 9.75", v.Load(), a.Load(2))
+			}
+			if err := obj.Unlink(); err != nil {
+				t.Error(err)
 			}
 			if err := l.Unlink(); err != nil {
 				t.Error(err)

@@ -1,9 +1,11 @@
-# Attaches to a segment and a ShareableList that Go created, checks what Go
-# wrote, writes back, and prints one JSON report. argv: segname seglen listname
-import json, sys
+# Attaches to a segment, a ShareableList and a segment holding a Value and
+# an Array that Go created, checks what Go wrote, writes back, and prints
+# one JSON report. argv: segname seglen listname objname valuesize
+import json, struct, sys
 from multiprocessing import shared_memory, resource_tracker
 
 segname, seglen, listname = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+objname, valuesize = sys.argv[4], int(sys.argv[5])
 
 def untrack(shm):
     # 3.8-3.12 register attached segments and unlink them at exit.
@@ -46,4 +48,20 @@ try:
 except ValueError as e:
     out["overflow"] = "ValueError"
 sl.shm.close()
+
+# The documented layout of Value and Array headers (package doc, # Layout).
+obj = shared_memory.SharedMemory(name=objname)
+untrack(obj)
+def header(off):
+    magic, version, code, size, kind, length = struct.unpack_from("=4sBcBcQ", obj.buf, off)
+    return {"magic": magic.decode(), "version": version, "code": code.decode(),
+            "size": size, "kind": kind.decode(), "len": length}
+out["value"] = header(0)
+out["value"]["data"] = struct.unpack_from("q", obj.buf, 128)[0]
+struct.pack_into("q", obj.buf, 128, out["value"]["data"] + 5)
+out["array"] = header(valuesize)
+n = out["array"]["len"]
+out["array"]["data"] = list(struct.unpack_from("%dd" % n, obj.buf, valuesize + 128))
+struct.pack_into("d", obj.buf, valuesize + 128 + 8 * 2, 9.75)
+obj.close()
 print(json.dumps(out))
