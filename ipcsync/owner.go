@@ -34,6 +34,10 @@ func self() uint64 {
 	if v := selfIdent.Load(); v != 0 {
 		return v
 	}
+	return initSelf()
+}
+
+func initSelf() uint64 {
 	pid := os.Getpid()
 	if pid <= 0 || pid > pidMask {
 		panic("ipcsync: process id does not fit in 30 bits")
