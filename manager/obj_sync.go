@@ -1,0 +1,657 @@
+package manager
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/procshare/procshare/pickle"
+)
+
+// This file holds the threading primitives: Lock, RLock, Semaphore,
+// BoundedSemaphore, Condition and Event. Ownership that Python keys by
+// thread is keyed by connection (one client thread = one connection).
+
+func init() {
+	acq := []string{"acquire", "release"}
+	registerType(&srvType{name: "Lock", pyClass: "_thread.lock", exposed: acq, create: newObjLock})
+	registerType(&srvType{name: "RLock", pyClass: "_thread.RLock", exposed: acq, create: newObjRLock})
+	registerType(&srvType{name: "Semaphore", pyClass: "threading.Semaphore", exposed: acq,
+		create: func(s *Server, a pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+			return newObjSemaphore(s, a, kw, false)
+		}})
+	registerType(&srvType{name: "BoundedSemaphore", pyClass: "threading.BoundedSemaphore", exposed: acq,
+		create: func(s *Server, a pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+			return newObjSemaphore(s, a, kw, true)
+		}})
+	registerType(&srvType{name: "Condition", pyClass: "threading.Condition",
+		exposed: []string{"acquire", "release", "wait", "notify", "notify_all"}, create: newObjCondition})
+	registerType(&srvType{name: "Event", pyClass: "threading.Event",
+		exposed: []string{"is_set", "set", "clear", "wait"}, create: newObjEvent})
+}
+
+var (
+	lockAcquire = srvParams{fn: "lock.acquire", names: []string{"blocking", "timeout"}}
+	semAcquire  = srvParams{fn: "Semaphore.acquire", names: []string{"blocking", "timeout"}}
+	semRelease  = srvParams{fn: "Semaphore.release", names: []string{"n"}}
+	semInit     = srvParams{fn: "Semaphore.__init__", names: []string{"value"}}
+	waitParams  = srvParams{fn: "wait", names: []string{"timeout"}}
+	notifyArgs  = srvParams{fn: "Condition.notify", names: []string{"n"}}
+	condInit    = srvParams{fn: "Condition.__init__", names: []string{"lock"}}
+)
+
+// lockTimeout parses the (blocking, timeout) of _thread.lock.acquire:
+// timeout -1 (or None) is forever.
+func lockTimeout(args pickle.Tuple, kw *pickle.Dict) (block bool, deadline time.Time, err error) {
+	a := []pickle.Value{true, int64(-1)}
+	if err := lockAcquire.bind(args, kw, a); err != nil {
+		return false, time.Time{}, err
+	}
+	block = pickle.Truth(a[0])
+	if a[1] == nil {
+		return block, time.Time{}, nil
+	}
+	to, ok := pyNumber(a[1])
+	if !ok {
+		return false, time.Time{}, typeErrorf("'%s' object cannot be interpreted as an integer", typeName(a[1]))
+	}
+	if !block && to != -1 {
+		return false, time.Time{}, valueErrorf("can't specify a timeout for a non-blocking call")
+	}
+	if to < 0 && to != -1 {
+		return false, time.Time{}, valueErrorf("timeout value must be a non-negative number")
+	}
+	if to == -1 {
+		return block, time.Time{}, nil
+	}
+	if to == 0 {
+		return false, time.Time{}, nil
+	}
+	return block, deadlineAfter(to), nil
+}
+
+// srvHolders records which connections hold acquisitions of a Lock or
+// Semaphore, for ServerConfig.ReleaseOnDisconnect. Guarded by the
+// object's mutex.
+type srvHolders struct {
+	on    bool
+	conns []*srvConn
+}
+
+func (h *srvHolders) add(c *srvConn) {
+	if h.on {
+		h.conns = append(h.conns, c)
+	}
+}
+
+// remove drops one acquisition: the releasing connection's own if it has
+// one, else the oldest (a Lock may be released by anyone).
+func (h *srvHolders) remove(c *srvConn) {
+	if !h.on || len(h.conns) == 0 {
+		return
+	}
+	i := 0
+	for j, x := range h.conns {
+		if x == c {
+			i = j
+			break
+		}
+	}
+	copy(h.conns[i:], h.conns[i+1:])
+	h.conns[len(h.conns)-1] = nil
+	h.conns = h.conns[:len(h.conns)-1]
+}
+
+// drop removes every acquisition of c and returns how many there were.
+func (h *srvHolders) drop(c *srvConn) int {
+	n := 0
+	out := h.conns[:0]
+	for _, x := range h.conns {
+		if x == c {
+			n++
+		} else {
+			out = append(out, x)
+		}
+	}
+	clear(h.conns[len(out):])
+	h.conns = out
+	return n
+}
+
+// objLock is threading.Lock.
+type objLock struct {
+	mu      sync.Mutex
+	locked  bool
+	q       srvWaitq
+	holders srvHolders
+}
+
+func newObjLock(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+	if err := noArgs("allocate_lock", args, kw); err != nil {
+		return nil, err
+	}
+	return &objLock{holders: srvHolders{on: s.cfg.ReleaseOnDisconnect}}, nil
+}
+
+func (o *objLock) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
+	switch m {
+	case "acquire":
+		block, deadline, err := lockTimeout(args, kw)
+		if err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		for o.locked {
+			if !block || !beforeDeadline(deadline) {
+				return false, nil
+			}
+			if c.wait(&o.mu, &o.q, deadline, true) == waitStopped {
+				return nil, c.stoppedErr()
+			}
+		}
+		o.locked = true
+		o.holders.add(c.conn)
+		if o.holders.on {
+			c.conn.trackState(o)
+		}
+		c.onFail(func() { o.release(c.conn) })
+		return true, nil
+	case "release":
+		if err := noArgs("lock.release", args, kw); err != nil {
+			return nil, err
+		}
+		return nil, o.release(c.conn)
+	}
+	return nil, errNoMethod
+}
+
+func (o *objLock) release(conn *srvConn) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.locked {
+		return excf(excRuntimeError, "release unlocked lock")
+	}
+	o.locked = false
+	o.holders.remove(conn)
+	o.q.notify(1)
+	return nil
+}
+
+func (o *objLock) connClosed(conn *srvConn, releaseAll bool) {
+	if !releaseAll {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.holders.drop(conn) > 0 && o.locked {
+		o.locked = false
+		o.q.notify(1)
+	}
+}
+
+func (o *objLock) repr() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := "unlocked"
+	if o.locked {
+		st = "locked"
+	}
+	return fmt.Sprintf("<%s _thread.lock object at %p>", st, o)
+}
+
+func (o *objLock) getvalue() (pickle.Value, error) {
+	return nil, typeErrorf("cannot pickle '_thread.lock' object")
+}
+
+// rlockState is the state of a re-entrant lock owned by a connection;
+// guarded by the owning object's mutex.
+type rlockState struct {
+	owner *srvConn
+	count int
+	q     srvWaitq
+}
+
+// acquire takes the lock for conn (mu held).
+func (r *rlockState) acquire(c *srvCall, mu *sync.Mutex, block bool, deadline time.Time, interruptible bool) (bool, error) {
+	conn := c.conn
+	if r.owner == conn {
+		r.count++
+		return true, nil
+	}
+	for r.owner != nil {
+		if !block || !beforeDeadline(deadline) {
+			return false, nil
+		}
+		if c.wait(mu, &r.q, deadline, interruptible) == waitStopped {
+			return false, c.stoppedErr()
+		}
+	}
+	r.owner, r.count = conn, 1
+	return true, nil
+}
+
+func (r *rlockState) release(conn *srvConn) error {
+	if r.owner != conn || r.count == 0 {
+		return excf(excRuntimeError, "cannot release un-acquired lock")
+	}
+	r.count--
+	if r.count == 0 {
+		r.owner = nil
+		r.q.notify(1)
+	}
+	return nil
+}
+
+func (r *rlockState) connClosed(conn *srvConn) {
+	if r.owner == conn {
+		r.owner, r.count = nil, 0
+		r.q.notify(1)
+	}
+}
+
+func (r *rlockState) repr(addr any) string {
+	if r.owner == nil {
+		return fmt.Sprintf("<unlocked _thread.RLock object owner=0 count=0 at %p>", addr)
+	}
+	return fmt.Sprintf("<locked _thread.RLock object owner=%s count=%d at %p>", pickle.Repr(r.owner.name), r.count, addr)
+}
+
+// objRLock is threading.RLock.
+type objRLock struct {
+	mu sync.Mutex
+	rlockState
+}
+
+func newObjRLock(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+	if err := noArgs("RLock", args, kw); err != nil {
+		return nil, err
+	}
+	return &objRLock{}, nil
+}
+
+func (o *objRLock) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
+	switch m {
+	case "acquire":
+		block, deadline, err := lockTimeout(args, kw)
+		if err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		ok, err := o.acquire(c, &o.mu, block, deadline, true)
+		if ok {
+			c.conn.trackState(o)
+			conn := c.conn
+			c.onFail(func() {
+				o.mu.Lock()
+				o.rlockState.release(conn)
+				o.mu.Unlock()
+			})
+		}
+		return ok, err
+	case "release":
+		if err := noArgs("release", args, kw); err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return nil, o.rlockState.release(c.conn)
+	}
+	return nil, errNoMethod
+}
+
+func (o *objRLock) connClosed(conn *srvConn, _ bool) {
+	o.mu.Lock()
+	o.rlockState.connClosed(conn)
+	o.mu.Unlock()
+}
+
+func (o *objRLock) repr() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rlockState.repr(o)
+}
+
+func (o *objRLock) getvalue() (pickle.Value, error) {
+	return nil, typeErrorf("cannot pickle '_thread.RLock' object")
+}
+
+// objSemaphore is threading.Semaphore or BoundedSemaphore.
+type objSemaphore struct {
+	mu      sync.Mutex
+	value   int64
+	initial int64
+	bounded bool
+	q       srvWaitq
+	holders srvHolders
+}
+
+func newObjSemaphore(s *Server, args pickle.Tuple, kw *pickle.Dict, bounded bool) (srvObj, error) {
+	a := []pickle.Value{int64(1)}
+	if err := semInit.bind(args, kw, a); err != nil {
+		return nil, err
+	}
+	v, err := pyIndex(a[0])
+	if err != nil {
+		return nil, err
+	}
+	if v < 0 {
+		return nil, valueErrorf("semaphore initial value must be >= 0")
+	}
+	return &objSemaphore{value: v, initial: v, bounded: bounded, holders: srvHolders{on: s.cfg.ReleaseOnDisconnect}}, nil
+}
+
+func (o *objSemaphore) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
+	switch m {
+	case "acquire":
+		a := []pickle.Value{true, nil}
+		if err := semAcquire.bind(args, kw, a); err != nil {
+			return nil, err
+		}
+		block := pickle.Truth(a[0])
+		if !block && a[1] != nil {
+			return nil, valueErrorf("can't specify timeout for non-blocking acquire")
+		}
+		to, err := parseTimeout(a[1])
+		if err != nil {
+			return nil, err
+		}
+		var deadline time.Time
+		if !to.none {
+			deadline = deadlineAfter(to.seconds)
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		for o.value == 0 {
+			if !block || !beforeDeadline(deadline) {
+				return false, nil
+			}
+			if c.wait(&o.mu, &o.q, deadline, true) == waitStopped {
+				return nil, c.stoppedErr()
+			}
+		}
+		o.value--
+		o.holders.add(c.conn)
+		if o.holders.on {
+			c.conn.trackState(o)
+		}
+		c.onFail(func() { o.release(c.conn, 1) })
+		return true, nil
+	case "release":
+		a := []pickle.Value{int64(1)}
+		if err := semRelease.bind(args, kw, a); err != nil {
+			return nil, err
+		}
+		n, err := pyIndex(a[0])
+		if err != nil {
+			return nil, err
+		}
+		if n < 1 {
+			return nil, valueErrorf("n must be one or more")
+		}
+		return nil, o.release(c.conn, n)
+	}
+	return nil, errNoMethod
+}
+
+func (o *objSemaphore) release(conn *srvConn, n int64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.bounded && o.value+n > o.initial {
+		return valueErrorf("Semaphore released too many times")
+	}
+	o.value += n
+	for i := int64(0); i < n; i++ {
+		o.holders.remove(conn)
+	}
+	o.q.notify(int(n))
+	return nil
+}
+
+func (o *objSemaphore) connClosed(conn *srvConn, releaseAll bool) {
+	if !releaseAll {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if n := o.holders.drop(conn); n > 0 {
+		o.value += int64(n)
+		if o.bounded && o.value > o.initial {
+			o.value = o.initial
+		}
+		o.q.notify(n)
+	}
+}
+
+func (o *objSemaphore) repr() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.bounded {
+		return fmt.Sprintf("<threading.BoundedSemaphore at %p: value=%d/%d>", o, o.value, o.initial)
+	}
+	return fmt.Sprintf("<threading.Semaphore at %p: value=%d>", o, o.value)
+}
+
+func (o *objSemaphore) getvalue() (pickle.Value, error) {
+	return nil, typeErrorf("cannot pickle '_thread.lock' object")
+}
+
+// objCondition is threading.Condition with its default RLock.
+type objCondition struct {
+	mu   sync.Mutex
+	lock rlockState
+	cond srvWaitq
+}
+
+func newObjCondition(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+	a := []pickle.Value{nil}
+	if err := condInit.bind(args, kw, a); err != nil {
+		return nil, err
+	}
+	if a[0] != nil {
+		return nil, typeErrorf("procshare: Condition(lock=...) is not supported; create a Condition without a lock argument (it uses its own RLock)")
+	}
+	return &objCondition{}, nil
+}
+
+func (o *objCondition) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
+	switch m {
+	case "acquire":
+		block, deadline, err := lockTimeout(args, kw)
+		if err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		ok, err := o.lock.acquire(c, &o.mu, block, deadline, true)
+		if ok {
+			c.conn.trackState(o)
+			conn := c.conn
+			c.onFail(func() {
+				o.mu.Lock()
+				o.lock.release(conn)
+				o.mu.Unlock()
+			})
+		}
+		return ok, err
+	case "release":
+		if err := noArgs("release", args, kw); err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return nil, o.lock.release(c.conn)
+	case "wait":
+		a := []pickle.Value{nil}
+		if err := waitParams.bind(args, kw, a); err != nil {
+			return nil, err
+		}
+		to, err := parseTimeout(a[0])
+		if err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.lock.owner != c.conn {
+			return nil, excf(excRuntimeError, "cannot wait on un-acquired lock")
+		}
+		saved := o.lock.count
+		o.lock.owner, o.lock.count = nil, 0
+		o.lock.q.notify(1)
+		got := false
+		var stopErr error
+		switch {
+		case to.none:
+			r := c.wait(&o.mu, &o.cond, time.Time{}, true)
+			got = r == waitNotified
+			if r == waitStopped {
+				stopErr = c.stoppedErr()
+			}
+		case to.seconds > 0:
+			r := c.wait(&o.mu, &o.cond, deadlineAfter(to.seconds), true)
+			got = r == waitNotified
+			if r == waitStopped {
+				stopErr = c.stoppedErr()
+			}
+		}
+		// Re-acquire, ignoring ps_interrupt: the caller must get the
+		// lock back in the state it had.
+		if _, err := o.lock.acquire(c, &o.mu, true, time.Time{}, false); err != nil {
+			return nil, err
+		}
+		o.lock.count = saved
+		if stopErr != nil {
+			return nil, stopErr
+		}
+		return got, nil
+	case "notify", "notify_all":
+		n := int64(-1)
+		if m == "notify" {
+			a := []pickle.Value{int64(1)}
+			if err := notifyArgs.bind(args, kw, a); err != nil {
+				return nil, err
+			}
+			var err error
+			if n, err = pyIndex(a[0]); err != nil {
+				return nil, err
+			}
+		} else if err := noArgs("notify_all", args, kw); err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.lock.owner != c.conn {
+			return nil, excf(excRuntimeError, "cannot notify on un-acquired lock")
+		}
+		if n < 0 {
+			o.cond.notifyAll()
+		} else if n > 0 {
+			o.cond.notify(int(min(n, int64(o.cond.len()))))
+		}
+		return nil, nil
+	}
+	return nil, errNoMethod
+}
+
+func (o *objCondition) connClosed(conn *srvConn, _ bool) {
+	o.mu.Lock()
+	o.lock.connClosed(conn)
+	o.mu.Unlock()
+}
+
+func (o *objCondition) repr() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return fmt.Sprintf("<Condition(%s, %d)>", o.lock.repr(o), o.cond.len())
+}
+
+func (o *objCondition) getvalue() (pickle.Value, error) {
+	return nil, typeErrorf("cannot pickle '_thread.RLock' object")
+}
+
+// objEvent is threading.Event.
+type objEvent struct {
+	mu   sync.Mutex
+	flag bool
+	q    srvWaitq
+}
+
+func newObjEvent(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+	if err := noArgs("Event", args, kw); err != nil {
+		return nil, err
+	}
+	return &objEvent{}, nil
+}
+
+func (o *objEvent) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
+	switch m {
+	case "is_set":
+		if err := noArgs("Event.is_set", args, kw); err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.flag, nil
+	case "set":
+		if err := noArgs("Event.set", args, kw); err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		o.flag = true
+		o.q.notifyAll()
+		o.mu.Unlock()
+		return nil, nil
+	case "clear":
+		if err := noArgs("Event.clear", args, kw); err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		o.flag = false
+		o.mu.Unlock()
+		return nil, nil
+	case "wait":
+		a := []pickle.Value{nil}
+		if err := waitParams.bind(args, kw, a); err != nil {
+			return nil, err
+		}
+		to, err := parseTimeout(a[0])
+		if err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.flag {
+			return true, nil
+		}
+		var deadline time.Time
+		if !to.none {
+			if to.seconds <= 0 {
+				return false, nil
+			}
+			deadline = deadlineAfter(to.seconds)
+		}
+		switch c.wait(&o.mu, &o.q, deadline, true) {
+		case waitStopped:
+			return nil, c.stoppedErr()
+		case waitTimeout:
+			return false, nil
+		}
+		return true, nil
+	}
+	return nil, errNoMethod
+}
+
+func (o *objEvent) repr() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := "unset"
+	if o.flag {
+		st = "set"
+	}
+	return fmt.Sprintf("<threading.Event at %p: %s>", o, st)
+}
+
+func (o *objEvent) getvalue() (pickle.Value, error) {
+	return nil, typeErrorf("cannot pickle '_thread.lock' object")
+}

@@ -1,0 +1,317 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/procshare/procshare/pickle"
+)
+
+// ServerConfig configures a Server. Authkey is required; every other field
+// has a working zero value.
+type ServerConfig struct {
+	// Authkey is the shared secret of the HMAC handshake that every
+	// connection must pass (CPython's authkey). It must not be empty: the
+	// server never picks a default key.
+	Authkey []byte
+
+	// MaxFrame is the largest request frame, in bytes, that the server
+	// reads; a longer one closes that connection. Zero means the wire
+	// package's default (64 MiB).
+	MaxFrame int64
+
+	// ReleaseOnDisconnect makes the server release Lock, Semaphore and
+	// BoundedSemaphore acquisitions made over an object connection when
+	// that connection ends (its client process died or closed it without
+	// releasing). CPython never does this; it is off by default. RLock
+	// and Condition ownership is always released on disconnect, since no
+	// other connection could ever release it.
+	ReleaseOnDisconnect bool
+
+	// Expose lists named shared objects: single objects that every
+	// create(name) returns, like the get_queue of the Python
+	// documentation's remote-manager recipe (a Python client registers
+	// the name with QueueManager.register('get_queue') and calls
+	// m.get_queue()). They are created by NewServer and live as long as
+	// the server.
+	Expose []ExposedObject
+
+	// Logger receives connection errors, recovered panics and lifecycle
+	// events. Nil discards them.
+	Logger *slog.Logger
+}
+
+// ExposedObject is one named shared object of ServerConfig.Expose.
+type ExposedObject struct {
+	// Name is the typeid clients pass to create, e.g. "get_queue".
+	Name string
+	// TypeID is the kind of object: one of the SyncManager typeids
+	// ("Queue", "dict", "list", "Value", "Lock", …).
+	TypeID string
+	// Args are the constructor arguments, as for create (e.g. a maxsize
+	// for a Queue, the typecode and value of a Value). May be empty.
+	Args []pickle.Value
+}
+
+// Server is a manager server that speaks CPython's multiprocessing.managers
+// protocol: unmodified CPython 3.8–3.13 clients (SyncManager.connect,
+// BaseManager subclasses, every proxy type) and procshare's Go client use
+// it. See the package documentation and PROTOCOL.md.
+//
+// A Server is safe for concurrent use. It serves each connection with one
+// goroutine; a blocking call (a queue get, a lock acquire, a wait) blocks
+// only its own connection. A Server has no zero value: create it with
+// NewServer, run it with Serve and stop it with Close.
+type Server struct {
+	authkey []byte
+	cfg     ServerConfig
+	log     *slog.Logger
+	table   srvTable
+	named   map[string]*srvEntry // ExposedObject name -> its entry
+
+	mu        sync.Mutex
+	addr      Address // of the first listener
+	hasAddr   bool
+	listeners map[net.Listener]struct{}
+	conns     map[*srvConn]struct{}
+	byID      map[string]*srvConn // object connections, by the id ps_interrupt takes
+	nextConn  uint64
+	closed    bool
+
+	done     chan struct{} // closed when the server stops
+	doneOnce sync.Once
+	wg       sync.WaitGroup // Serve loops and connection goroutines
+}
+
+// handshakeTimeout bounds the authentication of a new connection.
+var handshakeTimeout = 10 * time.Second
+
+// NewServer returns a server configured by cfg, with its named objects
+// created. It does not listen yet: call Serve.
+func NewServer(cfg *ServerConfig) (*Server, error) {
+	if cfg == nil || len(cfg.Authkey) == 0 {
+		return nil, errors.New("manager: ServerConfig.Authkey is required (the server has no default key)")
+	}
+	if cfg.MaxFrame < 0 {
+		return nil, fmt.Errorf("manager: negative MaxFrame %d", cfg.MaxFrame)
+	}
+	s := &Server{
+		authkey:   append([]byte(nil), cfg.Authkey...),
+		cfg:       *cfg,
+		log:       cfg.Logger,
+		named:     make(map[string]*srvEntry),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*srvConn]struct{}),
+		byID:      make(map[string]*srvConn),
+		done:      make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s.table.init(s)
+	for _, x := range cfg.Expose {
+		if x.Name == "" {
+			return nil, errors.New("manager: ExposedObject with an empty Name")
+		}
+		if _, ok := srvTypes[x.Name]; ok {
+			return nil, fmt.Errorf("manager: exposed name %q is already a typeid", x.Name)
+		}
+		if _, dup := s.named[x.Name]; dup {
+			return nil, fmt.Errorf("manager: exposed name %q given twice", x.Name)
+		}
+		typ := srvTypes[x.TypeID]
+		if typ == nil || typ.create == nil {
+			return nil, fmt.Errorf("manager: exposed object %q: unknown typeid %q", x.Name, x.TypeID)
+		}
+		obj, err := typ.create(s, pickle.Tuple(x.Args), nil)
+		if err != nil {
+			return nil, fmt.Errorf("manager: exposed object %q: %w", x.Name, err)
+		}
+		s.named[x.Name] = s.table.add(x.Name, typ, obj, true)
+	}
+	return s, nil
+}
+
+// Addr returns the address of the first listener Serve was called with, in
+// the form tokens carry; the zero Address before that.
+func (s *Server) Addr() Address {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Done returns a channel that is closed when the server stops: Close was
+// called, the context of Serve was cancelled, or a client sent shutdown.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Serve accepts connections on ln and serves each in its own goroutine
+// until the server stops. It returns nil after Close or a client's shutdown
+// request, ctx.Err() when ctx is cancelled (which also closes the server,
+// as Close does), or the listener's error. Serve closes ln. It may be
+// called for several listeners; tokens name each connection's own
+// listener address.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	addr, err := listenerAddress(ln)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return errors.New("manager: Serve called on a closed server")
+	}
+	if !s.hasAddr {
+		s.addr, s.hasAddr = addr, true
+	}
+	s.listeners[ln] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.done:
+		case <-stop:
+		}
+	}()
+
+	addrVal := addr.pickleValue()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				// Out of descriptors or a transient error: retry,
+				// as net/http does.
+				if backoff == 0 {
+					backoff = 5 * time.Millisecond
+				} else if backoff < time.Second {
+					backoff *= 2
+				}
+				s.log.Warn("manager: accept", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			s.Close()
+			return fmt.Errorf("manager: accept: %w", err)
+		}
+		backoff = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		c := newSrvConn(s, nc, addrVal)
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// Close stops the server: it closes the listeners and every connection,
+// wakes blocked calls, and waits for all of its goroutines. Objects are
+// dropped with the server. Close is idempotent and returns nil.
+func (s *Server) Close() error {
+	s.stop()
+	s.wg.Wait()
+	return nil
+}
+
+// stop closes listeners and connections without waiting (used by the
+// shutdown method, which runs on one of the connections Close waits for).
+func (s *Server) stop() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	lns := make([]net.Listener, 0, len(s.listeners))
+	for ln := range s.listeners {
+		lns = append(lns, ln)
+	}
+	conns := make([]*srvConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.doneOnce.Do(func() { close(s.done) })
+	for _, ln := range lns {
+		ln.Close()
+	}
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	s.log.Info("manager: server stopped")
+}
+
+// listenerAddress returns ln's address as CPython's Listener.address.
+func listenerAddress(ln net.Listener) (Address, error) {
+	switch a := ln.Addr().(type) {
+	case *net.TCPAddr:
+		host := a.IP.String()
+		if a.IP == nil {
+			host = "0.0.0.0"
+		}
+		return Address{Network: "tcp", Addr: net.JoinHostPort(host, strconv.Itoa(a.Port))}, nil
+	case *net.UnixAddr:
+		return Address{Network: "unix", Addr: a.Name}, nil
+	}
+	// Other listeners (in-memory pipes in tests) still work; tokens then
+	// carry the listener's own string.
+	return Address{Network: ln.Addr().Network(), Addr: ln.Addr().String()}, nil
+}
+
+// Listen opens a listener for a, ready for Serve: TCP as given, or a Unix
+// socket created with mode 0600 (only the owner may connect; a stale
+// socket file left by a dead server is removed first).
+func Listen(a Address) (net.Listener, error) {
+	switch a.Network {
+	case "tcp":
+		return net.Listen("tcp", a.Addr)
+	case "unix":
+		if fi, err := os.Lstat(a.Addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.DialTimeout("unix", a.Addr, time.Second); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("manager: listen %s: a server is already listening there", a.Addr)
+			}
+			os.Remove(a.Addr)
+		}
+		ln, err := net.Listen("unix", a.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("manager: listen: %w", err)
+		}
+		if err := os.Chmod(a.Addr, 0o600); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("manager: listen: %w", err)
+		}
+		return ln, nil
+	}
+	return nil, fmt.Errorf("manager: listen: unknown network %q", a.Network)
+}

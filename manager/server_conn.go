@@ -1,0 +1,431 @@
+package manager
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/procshare/procshare/internal/wire"
+	"github.com/procshare/procshare/pickle"
+)
+
+// srvConn is one accepted connection: a one-shot management connection, or
+// (after accept_connection) a long-lived object connection whose identity
+// is what RLock and Condition ownership is keyed by.
+type srvConn struct {
+	s       *Server
+	nc      net.Conn    // the accepted socket
+	rc      *srvNetConn // nc with a pushback buffer; what wc reads from
+	wc      *wire.Conn
+	addrVal pickle.Value // this listener's address, as tokens carry it
+	id      string       // object connection id (ps_interrupt), "" before accept_connection
+	name    string       // the client's process|thread name
+
+	call srvCall // the call in progress, reused for every request
+
+	// dead is closed when the peer is known to be gone (the socket
+	// watcher saw EOF or an error) or the server stops.
+	dead     chan struct{}
+	deadOnce sync.Once
+
+	mu       sync.Mutex // guards seq, running, pending and call.stop/stopped/reason
+	seq      uint64     // object requests read so far; the current one's number
+	running  bool       // a request is being handled
+	pendingI uint64     // a ps_interrupt that arrived before its call (its seq), 0 if none
+
+	states []srvConnState // objects holding per-connection state for this connection
+	undo   []func()       // compensations for replies not yet flushed
+}
+
+func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
+	_, tcp := nc.(*net.TCPConn)
+	c := &srvConn{s: s, nc: nc, addrVal: addrVal, dead: make(chan struct{})}
+	c.rc = &srvNetConn{Conn: nc, tcp: tcp}
+	c.wc = wire.NewConn(c.rc, &wire.Config{MaxFrame: s.cfg.MaxFrame})
+	c.call.conn = c
+	return c
+}
+
+func (c *srvConn) markDead() { c.deadOnce.Do(func() { close(c.dead) }) }
+
+// serve runs the connection: handshake, first request, and for object
+// connections the request loop.
+func (c *srvConn) serve() {
+	s := c.s
+	defer s.wg.Done()
+	defer c.finish()
+	c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if err := wire.ServerHandshake(c.wc, s.authkey); err != nil {
+		s.log.Debug("manager: handshake failed", "remote", c.nc.RemoteAddr(), "err", err)
+		return
+	}
+	c.nc.SetDeadline(time.Time{})
+	frame, err := c.wc.ReadFrame()
+	if err != nil {
+		c.logReadErr(err)
+		return
+	}
+	req, exc := parseRequest(frame)
+	if exc != nil {
+		c.writeNow(encodeReply(msgTraceback, formatTraceback("serve_client", exc)))
+		return
+	}
+	if req.method == "accept_connection" {
+		if reply, ok := c.acceptConnection(req); !ok {
+			c.writeNow(reply)
+			return
+		} else if err := c.writeNow(reply); err != nil {
+			return
+		}
+		c.serveObjects()
+		return
+	}
+	reply := s.serverMethod(c, req)
+	c.writeNow(reply)
+	if req.method == "shutdown" && reply.isReturn {
+		s.log.Info("manager: shutdown requested by a client", "remote", c.nc.RemoteAddr())
+		s.stop()
+	}
+}
+
+// finish releases what the connection held and forgets it.
+func (c *srvConn) finish() {
+	c.markDead()
+	c.nc.Close()
+	s := c.s
+	for _, st := range c.states {
+		st.connClosed(c, s.cfg.ReleaseOnDisconnect)
+	}
+	c.states = nil
+	s.mu.Lock()
+	delete(s.conns, c)
+	if c.id != "" {
+		delete(s.byID, c.id)
+	}
+	s.mu.Unlock()
+}
+
+func (c *srvConn) logReadErr(err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	c.s.log.Debug("manager: connection read", "remote", c.nc.RemoteAddr(), "err", err)
+}
+
+// writeNow sends one reply at once.
+func (c *srvConn) writeNow(r srvReply) error {
+	return c.wc.WriteFrame(r.data)
+}
+
+// acceptConnection handles (None, 'accept_connection', (name,), kwds): it
+// switches the connection to object calls. With the keyword ps=True the
+// reply carries the connection id for ps_interrupt.
+func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
+	var out [2]pickle.Value
+	p := srvParams{fn: "accept_connection", names: []string{"name", "ps"}, nreq: 1}
+	if err := p.bind(req.args, req.kw, out[:]); err != nil {
+		return encodeReply(msgTraceback, formatTraceback("accept_connection", asExc(err))), false
+	}
+	c.name = pickle.Str(out[0])
+	s := c.s
+	s.mu.Lock()
+	s.nextConn++
+	c.id = "c" + strconv.FormatUint(s.nextConn, 10)
+	s.byID[c.id] = c
+	s.mu.Unlock()
+	if pickle.Truth(out[1]) {
+		return encodeReply(msgReturn, c.id), true
+	}
+	return replyNone, true
+}
+
+// serveObjects is the request loop of an object connection. Replies are
+// buffered while more requests are already waiting in the input buffer
+// (a pipelining client), and flushed when the input is drained or before
+// a call blocks.
+func (c *srvConn) serveObjects() {
+	for {
+		frame, err := c.wc.ReadFrame()
+		if err != nil {
+			c.logReadErr(err)
+			return
+		}
+		c.mu.Lock()
+		c.seq++
+		c.running = true
+		c.call.reset(c.seq, c.pendingI == c.seq)
+		c.mu.Unlock()
+
+		reply := c.handle(frame)
+
+		c.mu.Lock()
+		c.running = false
+		c.mu.Unlock()
+		c.call.finish()
+
+		if c.wc.Buffered() > 0 {
+			err = c.wc.BufferFrame(reply.data)
+		} else {
+			err = c.wc.BufferFrame(reply.data)
+			if err == nil {
+				err = c.wc.Flush()
+			}
+		}
+		if err != nil {
+			c.s.log.Debug("manager: reply write failed", "remote", c.nc.RemoteAddr(), "err", err)
+			c.runUndo()
+			return
+		}
+		if c.wc.Buffered() == 0 {
+			c.undo = c.undo[:0]
+		}
+	}
+}
+
+// flush writes buffered replies (before a call blocks); on failure the
+// connection is dead and the compensations run.
+func (c *srvConn) flush() {
+	if err := c.wc.Flush(); err != nil {
+		c.runUndo()
+		c.markDead()
+		return
+	}
+	c.undo = c.undo[:0]
+}
+
+// runUndo runs the compensations of replies that never reached the client,
+// newest first.
+func (c *srvConn) runUndo() {
+	for i := len(c.undo) - 1; i >= 0; i-- {
+		c.undo[i]()
+	}
+	c.undo = c.undo[:0]
+}
+
+// handle runs one object request and returns its encoded reply. A panic in
+// a handler becomes a '#TRACEBACK' for this request only.
+func (c *srvConn) handle(frame []byte) (reply srvReply) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.log.Error("manager: panic in request handler", "panic", r, "stack", string(debug.Stack()))
+			reply = encodeReply(msgTraceback, formatTraceback("serve_client",
+				excf(excRuntimeError, "procshare: internal error: %v", r)))
+		}
+	}()
+	req, exc := parseRequest(frame)
+	if exc != nil {
+		return encodeReply(msgTraceback, formatTraceback("serve_client", exc))
+	}
+	return c.s.objectCall(&c.call, req)
+}
+
+// trackState registers obj as holding per-connection state for c.
+func (c *srvConn) trackState(obj srvConnState) {
+	for _, o := range c.states {
+		if o == obj {
+			return
+		}
+	}
+	c.states = append(c.states, obj)
+}
+
+// srvNetConn is the accepted socket as the frame reader sees it: bytes the
+// socket watcher read while a call was blocked are returned first. On TCP
+// every read from the socket re-arms TCP_QUICKACK (see wire.SetQuickAck).
+type srvNetConn struct {
+	net.Conn
+	tcp     bool
+	pend    []byte
+	pendErr error
+}
+
+func (r *srvNetConn) Read(p []byte) (int, error) {
+	if len(r.pend) > 0 {
+		n := copy(p, r.pend)
+		r.pend = r.pend[n:]
+		if len(r.pend) == 0 {
+			r.pend = nil
+		}
+		return n, nil
+	}
+	if r.pendErr != nil {
+		return 0, r.pendErr
+	}
+	if r.tcp {
+		wire.SetQuickAck(r.Conn)
+	}
+	return r.Conn.Read(p)
+}
+
+// maxPushback bounds what the watcher reads ahead while a call blocks.
+const maxPushback = 1 << 20
+
+// srvCall is the request being handled on an object connection. It is how
+// a blocking method learns that it must stop: the peer died, the server is
+// stopping, or ps_interrupt named it.
+type srvCall struct {
+	conn *srvConn
+	seq  uint64
+
+	// Guarded by conn.mu.
+	stop        chan struct{} // made when the call first blocks; closed to stop it
+	interrupted bool          // ps_interrupt named this call
+	prepared    bool
+
+	watching bool          // the socket watcher runs (conn goroutine only)
+	watchEnd chan struct{} // closed by the watcher when it exits
+	quit     bool          // set before the watcher is told to stop (under conn.mu)
+}
+
+func (c *srvCall) reset(seq uint64, interrupted bool) {
+	c.seq = seq
+	c.stop = nil
+	c.interrupted = interrupted
+	c.prepared = false
+}
+
+// interrupt stops the call (ps_interrupt). conn.mu is held.
+func (c *srvCall) interruptLocked() {
+	c.interrupted = true
+	if c.stop != nil {
+		select {
+		case <-c.stop:
+		default:
+			close(c.stop)
+		}
+	}
+}
+
+// prepare is called (without object locks) before the call first blocks:
+// it flushes replies still buffered, starts watching the socket for the
+// peer's death, and makes the stop channel. It returns the stop channel
+// (closed on interrupt) and the dead channel (closed when the peer or the
+// server is gone).
+func (c *srvCall) prepare() (stop, dead <-chan struct{}) {
+	conn := c.conn
+	if c.prepared {
+		return c.stop, conn.dead
+	}
+	c.prepared = true
+	conn.flush()
+	conn.mu.Lock()
+	c.stop = make(chan struct{})
+	if c.interrupted {
+		close(c.stop)
+	}
+	conn.mu.Unlock()
+	if !c.watching && conn.rc.pendErr == nil && len(conn.rc.pend) < maxPushback {
+		c.watching = true
+		c.quit = false
+		c.watchEnd = make(chan struct{})
+		go c.watch()
+	}
+	return c.stop, conn.dead
+}
+
+// watch reads from the socket while the call blocks. Data is kept for
+// the frame reader; EOF or an error means the peer is gone, which stops
+// the call.
+func (c *srvCall) watch() {
+	conn := c.conn
+	defer close(c.watchEnd)
+	var buf [4096]byte
+	for {
+		n, err := conn.nc.Read(buf[:])
+		conn.mu.Lock()
+		quit := c.quit
+		conn.mu.Unlock()
+		if n > 0 {
+			conn.rc.pend = append(conn.rc.pend, buf[:n]...)
+		}
+		if err != nil {
+			var ne net.Error
+			if quit && errors.As(err, &ne) && ne.Timeout() {
+				return
+			}
+			conn.rc.pendErr = err
+			conn.markDead()
+			return
+		}
+		if quit || len(conn.rc.pend) >= maxPushback {
+			return
+		}
+	}
+}
+
+// finish ends the call: the watcher, if any, is stopped and waited for, so
+// the frame reader owns the socket again.
+func (c *srvCall) finish() {
+	if !c.watching {
+		return
+	}
+	conn := c.conn
+	conn.mu.Lock()
+	c.quit = true
+	conn.mu.Unlock()
+	conn.nc.SetReadDeadline(time.Unix(1, 0))
+	<-c.watchEnd
+	conn.nc.SetReadDeadline(time.Time{})
+	c.watching = false
+}
+
+// onFail registers a compensation run if this call's reply cannot be
+// delivered (the client died before reading it): a queue item taken by a
+// get goes back to the front, a lock granted is released.
+func (c *srvCall) onFail(f func()) {
+	c.conn.undo = append(c.conn.undo, f)
+}
+
+// stoppedErr is the error a blocking method returns when its wait was
+// stopped: InterruptedError for ps_interrupt, errConnGone otherwise.
+func (c *srvCall) stoppedErr() error {
+	conn := c.conn
+	conn.mu.Lock()
+	intr := c.interrupted
+	conn.mu.Unlock()
+	select {
+	case <-conn.dead:
+		return errConnGone
+	default:
+	}
+	if intr {
+		return newExc(excInterrupted, interruptedMessage)
+	}
+	return errConnGone
+}
+
+// errConnGone ends a call whose client is gone; its reply is not read.
+var errConnGone = errors.New("manager: connection closed")
+
+// interruptConn implements ps_interrupt: it stops call seq (0: the one
+// running now) of object connection id. It reports whether a call was
+// interrupted or the interrupt was armed for a call not yet read.
+func (s *Server) interruptConn(id string, seq uint64) (bool, error) {
+	s.mu.Lock()
+	c := s.byID[id]
+	s.mu.Unlock()
+	if c == nil {
+		return false, keyError(id)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case seq == 0 || seq == c.seq:
+		if !c.running || (seq == 0 && c.seq == 0) {
+			return false, nil
+		}
+		c.call.interruptLocked()
+		return true, nil
+	case seq > c.seq:
+		c.pendingI = seq
+		return true, nil
+	}
+	return false, nil
+}
+
+func (c *srvConn) String() string { return fmt.Sprintf("conn %s (%s)", c.id, c.name) }
