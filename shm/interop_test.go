@@ -162,7 +162,7 @@ func TestPythonOpensGoSegments(t *testing.T) {
 			}
 			a.CopyFrom([]float64{0.5, 1.5, 2.5})
 
-			out, err := exec.Command(py.Path, filepath.Join("testdata", "go_created.py"), segName, "1000", listName,
+			out, err := exec.Command(py.Path, "-B", filepath.Join("testdata", "go_created.py"), segName, "1000", listName,
 				objName, fmt.Sprint(shm.ValueSize)).Output()
 			if err != nil {
 				t.Fatalf("python: %v\n%s", err, exitStderr(err))
@@ -235,7 +235,7 @@ func TestGoOpensPythonSegments(t *testing.T) {
 		t.Run(py.Name(), func(t *testing.T) {
 			t.Parallel()
 			segName, listName := testName(t, "pyseg"), testName(t, "pylist")
-			cmd := exec.Command(py.Path, filepath.Join("testdata", "py_created.py"), segName, "777", listName)
+			cmd := exec.Command(py.Path, "-B", filepath.Join("testdata", "py_created.py"), segName, "777", listName)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			stdin, _ := cmd.StdinPipe()

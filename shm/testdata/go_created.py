@@ -2,24 +2,11 @@
 # an Array that Go created, checks what Go wrote, writes back, and prints
 # one JSON report. argv: segname seglen listname objname valuesize
 import json, struct, sys
-from multiprocessing import shared_memory, resource_tracker
+from multiprocessing import shared_memory
+from pyenc import enc, untrack
 
 segname, seglen, listname = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 objname, valuesize = sys.argv[4], int(sys.argv[5])
-
-def untrack(shm):
-    # 3.8-3.12 register attached segments and unlink them at exit.
-    try:
-        resource_tracker.unregister(shm._name, "shared_memory")
-    except Exception:
-        pass
-
-def enc(v):
-    if isinstance(v, bytes):
-        return ["bytes", v.hex()]
-    if isinstance(v, float):
-        return ["float", repr(v)]
-    return [type(v).__name__, v]
 
 out = {}
 shm = shared_memory.SharedMemory(name=segname)

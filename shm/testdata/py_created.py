@@ -3,15 +3,9 @@
 # JSON report. argv: segname seglen listname
 import json, sys
 from multiprocessing import shared_memory
+from pyenc import enc
 
 segname, seglen, listname = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-
-def enc(v):
-    if isinstance(v, bytes):
-        return ["bytes", v.hex()]
-    if isinstance(v, float):
-        return ["float", repr(v)]
-    return [type(v).__name__, v]
 
 shm = shared_memory.SharedMemory(name=segname, create=True, size=seglen)
 shm.buf[:8] = b"fromPyth"
