@@ -7,10 +7,11 @@
 // # Use
 //
 // Each object occupies a fixed number of bytes ([MutexSize], [SemaphoreSize],
-// [EventSize]) at an 8-byte aligned address, and all-zero memory is a ready
-// object: an unlocked Mutex, a Semaphore with count 0, a clear Event. Get
-// one with [NewMutex], [NewSemaphore] or [NewEvent] on the memory, or embed
-// the type in a struct laid over the memory. The objects point into the
+// [EventSize], [CondSize], [BarrierSize]) at an 8-byte aligned address, and
+// all-zero memory is a ready object: an unlocked Mutex, a Semaphore with
+// count 0, a clear Event, a Cond (a Barrier needs [Barrier.Init]). Get one
+// with [NewMutex], [NewSemaphore], [NewEvent], [NewCond] or [NewBarrier] on
+// the memory, or embed the type in a struct laid over the memory. The objects point into the
 // memory, so the mapping must stay mapped while they are used; they hold no
 // other state, and a process may create any number of handles to one
 // object. The zero value of each type (in ordinary Go memory) is a usable,
@@ -68,9 +69,10 @@
 // judged dead, and a dead one is found within about 200 ms.
 //
 // A [Semaphore] has no owner and is not robust: a process that dies between
-// Acquire and Release loses that unit, as in Python. Sleeper counts in
-// Semaphore and Event left behind by dead processes only cost spurious
-// wake-up calls.
+// Acquire and Release loses that unit, as in Python; a process that dies
+// waiting at a [Barrier] still counts as arrived. Sleeper counts in
+// Semaphore, Event and Cond left behind by dead processes only cost
+// spurious wake-up calls.
 //
 // # Memory layout
 //
@@ -115,9 +117,28 @@
 //	offset 0, uint32 flag (the futex word): 0 clear, 1 set
 //	offset 4, uint32 sleepers: waiters that may sleep on flag
 //
-// A waiter increments sleepers before its FUTEX_WAIT (expected value 0)
-// and decrements it after; Release and Set wake (one, all) when sleepers
-// is not 0.
+// Cond, 8 bytes:
+//
+//	offset 0, uint32 seq (the futex word): incremented by Signal/Broadcast
+//	offset 4, uint32 sleepers: waiters that may sleep on seq
+//
+// A waiter increments sleepers before its FUTEX_WAIT (expected value 0 for
+// count and flag, the seq it read before unlocking the Mutex for seq) and
+// decrements it after; Release, Set, Signal and Broadcast wake (one, all,
+// one, all) when sleepers is not 0.
+//
+// Barrier, 16 bytes:
+//
+//	offset 0, uint64 state (64-bit atomics)
+//	    bits  0..31  generation (the futex word: the low half, as for Mutex)
+//	    bits 32..63  parties arrived in this generation
+//	offset 8,  uint32 parties
+//	offset 12, uint32 reserved, 0
+//
+// A party arrives by adding 1<<32 to state; the last one instead stores
+// the next generation with 0 arrived and wakes all; waiters sleep on the
+// generation and withdraw (subtract 1<<32) if cancelled before it
+// changes.
 //
 // # Linux notes
 //

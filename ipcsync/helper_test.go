@@ -45,8 +45,10 @@ type shared struct {
 	inside  atomic.Int64 // semaphore holders right now
 	woke    atomic.Int64 // event waiters woken
 
-	sem ipcsync.Semaphore
-	ev  ipcsync.Event
+	sem  ipcsync.Semaphore
+	ev   ipcsync.Event
+	cond ipcsync.Cond
+	bar  ipcsync.Barrier
 }
 
 const pageSize = 4096
