@@ -25,6 +25,10 @@ type proxy struct {
 	exposed []string
 	closed  atomic.Bool
 	cleanup runtime.Cleanup
+
+	// borrowed is set for a proxy attached in a child process (AttachFiles):
+	// it uses the reference of the parent's proxy and owns none.
+	borrowed bool
 }
 
 // proxyRef is what a proxy's cleanup needs: no pointer back to the proxy.
@@ -93,7 +97,7 @@ func (p *proxy) Client() *Client { return p.c }
 // then fail with ErrClosed. Close is idempotent. A proxy that is garbage
 // collected without Close gives its reference back too, eventually.
 func (p *proxy) Close() error {
-	if p.c == nil || !p.closed.CompareAndSwap(false, true) {
+	if p.c == nil || !p.closed.CompareAndSwap(false, true) || p.borrowed {
 		return nil
 	}
 	p.cleanup.Stop()
@@ -139,8 +143,12 @@ type shareMeta struct {
 // ShareFiles lets the proxy be passed to a child process (procshare
 // Process arguments): no files, and metadata holding the manager's address
 // and authkey and the object's token. In the child, AttachFiles on a new
-// proxy of the same type connects to the manager and takes a reference of
-// its own. Keep the parent's proxy open until the child has attached.
+// proxy of the same type connects to the manager (one connection per
+// manager, shared by all the proxies the child attaches).
+//
+// As with Python's Process arguments, the child's proxy borrows the
+// parent's reference: keep the parent's proxy open until the child is done
+// (Join it first); the child's Close releases nothing on the server.
 func (p *proxy) ShareFiles() ([]*os.File, []byte, error) {
 	if err := p.usable(); err != nil {
 		return nil, nil, err
@@ -176,7 +184,10 @@ func (p *proxy) attach(files []*os.File, meta []byte, typeids ...string) error {
 	if err != nil {
 		return err
 	}
-	return c.attachToken(ctx, p, Token{TypeID: m.TypeID, Address: addr, ID: m.ID}, m.Exposed)
+	// Like a proxy unpickled as a Python Process argument, the child
+	// borrows the parent's reference: no incref now, no decref at Close.
+	p.c, p.tok, p.exposed, p.borrowed = c, Token{TypeID: m.TypeID, Address: addr, ID: m.ID}, m.Exposed, true
+	return nil
 }
 
 // attachToken increfs tok's object and makes p its proxy.

@@ -43,6 +43,11 @@ func (q *Queue) Put(ctx context.Context, item any) error {
 	if err != nil {
 		return err
 	}
+	// Without waiting first (pipelined): an unbounded queue always has
+	// room.
+	if _, err := q.call(ctx, "put", v, false); !errors.Is(err, ErrFull) {
+		return err
+	}
 	return noValue(q.block(ctx, nil, &blockingCall{
 		method: "put",
 		args: func(timeout pickle.Value) (pickle.Tuple, *pickle.Dict) {
@@ -68,6 +73,10 @@ func (q *Queue) TryPut(ctx context.Context, item any) error {
 // Get removes and returns the item at the front, waiting for one while the
 // queue is empty.
 func (q *Queue) Get(ctx context.Context) (pickle.Value, error) {
+	// Without waiting first (pipelined), then on a dedicated connection.
+	if v, err := q.call(ctx, "get", false); !errors.Is(err, ErrEmpty) {
+		return v, err
+	}
 	return q.block(ctx, nil, &blockingCall{
 		method: "get",
 		args: func(timeout pickle.Value) (pickle.Tuple, *pickle.Dict) {

@@ -59,7 +59,13 @@ func (l *Lock) TryLock(ctx context.Context) (bool, error) { return l.proxy.tryAc
 // Unlock releases the lock (a RuntimeError RemoteError if it is not held).
 func (l *Lock) Unlock(ctx context.Context) error { return noValue(l.call(ctx, "release")) }
 
+// acquire is Lock.Lock and Semaphore.Acquire. It first tries without
+// blocking on a shared connection (one pipelined round trip, the common
+// uncontended case), then waits on a dedicated connection.
 func (p *proxy) acquire(ctx context.Context) error {
+	if ok, err := p.tryAcquire(ctx); ok || err != nil {
+		return err
+	}
 	return noValue(p.block(ctx, nil, acquireCall(func(ctx context.Context, _ *clientConn, _ pickle.Value) {
 		p.call(ctx, "release")
 	})))
