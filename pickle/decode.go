@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -39,7 +40,12 @@ type DecoderConfig struct {
 
 // DefaultDecoderConfig returns the default limits.
 func DefaultDecoderConfig() *DecoderConfig {
-	return &DecoderConfig{
+	c := defaultDecoderConfig()
+	return &c
+}
+
+func defaultDecoderConfig() DecoderConfig {
+	return DecoderConfig{
 		MaxInput:     64 << 20,
 		MaxDepth:     1000,
 		MaxMemo:      1 << 22,
@@ -49,7 +55,7 @@ func DefaultDecoderConfig() *DecoderConfig {
 }
 
 func (c *DecoderConfig) withDefaults() DecoderConfig {
-	d := *DefaultDecoderConfig()
+	d := defaultDecoderConfig()
 	if c == nil {
 		return d
 	}
@@ -81,9 +87,23 @@ func Unmarshal(data []byte) (Value, error) {
 
 // UnmarshalConfig is Unmarshal with explicit limits (nil means defaults).
 func UnmarshalConfig(data []byte, cfg *DecoderConfig) (Value, error) {
-	d := Decoder{cfg: cfg.withDefaults(), buf: data}
-	return d.Decode()
+	d := decPool.Get().(*Decoder)
+	d.cfg = cfg.withDefaults()
+	d.buf, d.pos, d.base = data, 0, 0
+	v, err := d.Decode()
+	d.buf = nil
+	d.reset()
+	if cap(d.stack) > 1024 || cap(d.memo) > 1024 {
+		*d = Decoder{}
+	}
+	decPool.Put(d)
+	if err == io.EOF {
+		return nil, &DecodeError{Err: ErrTruncated}
+	}
+	return v, err
 }
+
+var decPool = sync.Pool{New: func() any { return new(Decoder) }}
 
 // A Decoder reads pickles from a stream, one per Decode call. It buffers its
 // input, so it may read past the end of a pickle; the buffered bytes are
@@ -565,6 +585,9 @@ func (d *Decoder) step(op byte) error {
 		p, err := d.read(int(n))
 		if err != nil {
 			return err
+		}
+		if s, ok := internTable[string(p)]; ok {
+			return d.push(s)
 		}
 		return d.push(string(p))
 	case opBinUnicode:
@@ -1407,6 +1430,26 @@ func decodeRawUnicodeEscape(p []byte) (string, error) {
 }
 
 const unicodeMax = 0x10ffff
+
+// internTable holds the short strings that nearly every manager message
+// carries (module and class names, reply kinds, method names), so that
+// decoding them does not allocate.
+var internTable = func() map[string]Value {
+	m := map[string]Value{}
+	for _, s := range strings.Fields(`builtins set frozenset bytearray bytes complex slice range list tuple
+		_codecs encode latin1 copyreg _reconstructor __newobj__ __newobj_ex__ object
+		collections OrderedDict defaultdict datetime decimal Decimal
+		multiprocessing.managers Token RebuildProxy AutoProxy ListProxy DictProxy ValueProxy
+		#RETURN #ERROR #TRACEBACK #PROXY #UNSERIALIZABLE
+		__getitem__ __setitem__ __delitem__ __len__ __contains__ __iter__ __next__ __repr__ __str__
+		get set put get_nowait put_nowait append extend pop insert remove index count keys values
+		items update setdefault popitem clear copy acquire release wait notify notify_all
+		incref decref create accept_connection dummy shutdown debug_info number_of_objects
+		value exposed typeid address id pickle`) {
+		m[s] = s
+	}
+	return m
+}()
 
 // appendRune appends r as UTF-8, writing surrogates in their 3-byte form.
 func appendRune(b []byte, r rune) []byte {

@@ -202,3 +202,22 @@ func TestDecoderStream(t *testing.T) {
 		t.Errorf("lying prefix: %v", err)
 	}
 }
+
+// TestNaNKeys: a NaN key equals nothing, so every one is a new entry; they
+// must not share one hash chain (which would make decoding quadratic).
+func TestNaNKeys(t *testing.T) {
+	t.Parallel()
+	var p bytes.Buffer
+	p.WriteString("\x80\x04}(")
+	for range 50000 {
+		p.WriteString("G\x7f\xf8\x00\x00\x00\x00\x00\x00N")
+	}
+	p.WriteString("u.")
+	v, err := pickle.Unmarshal(p.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := v.(*pickle.Dict).Len(); n != 50000 {
+		t.Errorf("%d NaN keys, want 50000", n)
+	}
+}

@@ -55,12 +55,25 @@ func (e *Encoder) Encode(v Value) error {
 // a Go string that is not UTF-8 (or UTF-8 with surrogates) does not load in
 // CPython.
 func Marshal(v Value) ([]byte, error) {
-	return AppendMarshal(nil, v, DefaultProtocol)
+	return MarshalProtocol(v, DefaultProtocol)
 }
 
 // MarshalProtocol is Marshal with an explicit protocol, 2 to 5.
 func MarshalProtocol(v Value, proto int) ([]byte, error) {
-	return AppendMarshal(nil, v, proto)
+	st := encPool.Get().(*encState)
+	out, err := st.marshal(st.scratch[:0], v, proto)
+	var res []byte
+	if err == nil {
+		res = append(make([]byte, 0, len(out)), out...)
+	}
+	if cap(out) <= 64<<10 {
+		st.scratch = out[:0]
+	} else {
+		st.scratch = nil
+	}
+	st.buf = nil
+	encPool.Put(st)
+	return res, err
 }
 
 // AppendMarshal appends the pickle of v in protocol proto to dst and
@@ -84,12 +97,60 @@ type memoEntry struct {
 // encState is the state of one encoding: the output and the memo.
 type encState struct {
 	buf        []byte
+	scratch    []byte // reused output buffer of MarshalProtocol
 	proto      int
 	frameStart int // offset of the current frame's reserved header, -1 if none
 	memoSmall  []memoEntry
 	memoMap    map[ident]uint32
 	memoN      uint32
 	depth      int
+	globals    smallMap[Global]
+	names      smallMap[string] // module and class names (CPython interns them)
+}
+
+// smallMap is a memo for comparable keys that need no boxing: a slice
+// searched linearly while small, then a map.
+type smallMap[K comparable] struct {
+	small []smallEntry[K]
+	big   map[K]uint32
+}
+
+type smallEntry[K comparable] struct {
+	key K
+	idx uint32
+}
+
+func (m *smallMap[K]) reset() {
+	clear(m.small)
+	m.small = m.small[:0]
+	m.big = nil
+}
+
+func (m *smallMap[K]) get(k K) (uint32, bool) {
+	if m.big != nil {
+		i, ok := m.big[k]
+		return i, ok
+	}
+	for _, e := range m.small {
+		if e.key == k {
+			return e.idx, true
+		}
+	}
+	return 0, false
+}
+
+func (m *smallMap[K]) put(k K, idx uint32) {
+	if m.big == nil && len(m.small) < 32 {
+		m.small = append(m.small, smallEntry[K]{k, idx})
+		return
+	}
+	if m.big == nil {
+		m.big = make(map[K]uint32, 64)
+		for _, e := range m.small {
+			m.big[e.key] = e.idx
+		}
+	}
+	m.big[k] = idx
 }
 
 const (
@@ -114,6 +175,8 @@ func (e *encState) marshal(dst []byte, v Value, proto int) (out []byte, err erro
 	}
 	e.memoN = 0
 	e.depth = 0
+	e.globals.reset()
+	e.names.reset()
 	e.buf = append(e.buf, opProto, byte(proto))
 	if proto >= 4 {
 		e.startFrame()
@@ -429,7 +492,7 @@ func (e *encState) saveReduce(fn Global, k ident, args ...Value) error {
 	if err := e.saveGlobal(fn); err != nil {
 		return err
 	}
-	if err := e.saveTuple(Tuple(args)); err != nil {
+	if err := e.saveArgs(args); err != nil {
 		return err
 	}
 	e.buf = append(e.buf, opReduce)
@@ -437,9 +500,33 @@ func (e *encState) saveReduce(fn Global, k ident, args ...Value) error {
 	return nil
 }
 
+// saveArgs writes a temporary tuple (the arguments of a reduction written
+// for a model value): like saveTuple, but nothing can refer to it again,
+// so it is not recorded in the memo (only numbered, as CPython does).
+func (e *encState) saveArgs(args []Value) error {
+	if len(args) == 0 {
+		e.buf = append(e.buf, opEmptyTuple)
+		return nil
+	}
+	if len(args) > 3 {
+		e.buf = append(e.buf, opMark)
+	}
+	for _, v := range args {
+		if err := e.save(v); err != nil {
+			return err
+		}
+	}
+	if len(args) > 3 {
+		e.buf = append(e.buf, opTuple)
+	} else {
+		e.buf = append(e.buf, opTuple1+byte(len(args)-1))
+	}
+	e.memoize(ident{})
+	return nil
+}
+
 func (e *encState) saveGlobal(g Global) error {
-	k := ident{g, 0}
-	if idx, ok := e.memoLookup(k); ok {
+	if idx, ok := e.globals.get(g); ok {
 		e.get(idx)
 		return nil
 	}
@@ -462,17 +549,13 @@ func (e *encState) saveGlobal(g Global) error {
 		e.buf = append(e.buf, w.Name...)
 		e.buf = append(e.buf, '\n')
 	}
-	e.memoize(k)
+	e.globals.put(g, e.memoN)
+	e.memoize(ident{})
 	return nil
 }
 
-// internedKey marks the memo key of a module or class name, which CPython
-// shares between globals because it interns them.
-type internedKey string
-
 func (e *encState) saveInternedStr(s string) {
-	k := ident{internedKey(s), 0}
-	if idx, ok := e.memoLookup(k); ok {
+	if idx, ok := e.names.get(s); ok {
 		e.get(idx)
 		return
 	}
@@ -482,7 +565,8 @@ func (e *encState) saveInternedStr(s string) {
 		e.buf = binary.LittleEndian.AppendUint32(append(e.buf, opBinUnicode), uint32(len(s)))
 	}
 	e.buf = append(e.buf, s...)
-	e.memoize(k)
+	e.names.put(s, e.memoN)
+	e.memoize(ident{})
 }
 
 func (e *encState) saveTuple(t Tuple) error {

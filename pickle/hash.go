@@ -5,9 +5,18 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"sync/atomic"
 )
 
-var hashSeed = maphash.MakeSeed()
+var (
+	hashSeed = maphash.MakeSeed()
+	// intSeed keys the hash of numbers, so that nobody can choose ints
+	// whose hashes collide in a table (mix64 alone is invertible).
+	intSeed = maphash.Comparable(hashSeed, "ints")
+	// nanCount gives each NaN its own hash: a NaN equals nothing, so a
+	// constant hash would only pile NaN keys into one probe chain.
+	nanCount atomic.Uint64
+)
 
 // hashBudget caps the number of nodes one Hash call visits, so that hashing
 // a tuple DAG with shared references (which a small pickle can describe)
@@ -81,7 +90,7 @@ func Hashable(v Value) error {
 	return err
 }
 
-func hashInt(x int64) uint64 { return mix64(uint64(x)) }
+func hashInt(x int64) uint64 { return mix64(uint64(x) ^ intSeed) }
 
 func hashBig(x *big.Int) uint64 {
 	var h maphash.Hash
@@ -102,9 +111,9 @@ func hashFloat(f float64) uint64 {
 		return hashBig(b)
 	}
 	if math.IsNaN(f) {
-		return 0x7ff8000000000001
+		return mix64(nanCount.Add(1) ^ intSeed)
 	}
-	return mix64(math.Float64bits(f))
+	return mix64(math.Float64bits(f) ^ intSeed ^ 0xf1)
 }
 
 func hashValue(v Value, budget *int) (uint64, error) {

@@ -58,7 +58,7 @@ func TestEqual(t *testing.T) {
 		{int64(math.MaxInt64), 9223372036854775808.0, false}, // no rounding of the int
 		{int64(1 << 53), float64(1 << 53), true},
 		{int64(1<<53 + 1), float64(1 << 53), false},
-		{bigInt("1"+strings.Repeat("0", 30)), 1e30, false}, // 1e30 is not exactly 10**30
+		{bigInt("1" + strings.Repeat("0", 30)), 1e30, false}, // 1e30 is not exactly 10**30
 		{"a", "a", true},
 		{"a", []byte("a"), false},
 		{[]byte("a"), &pickle.ByteArray{Data: []byte("a")}, true},
