@@ -24,7 +24,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 echo "# machine: $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg); go: $(go version | cut -d' ' -f3); python: $("$PY" -c 'import platform; print(platform.python_version())')"
-go test -run '^$' -bench 'LockedIncrement$|AtomicAdd/int64|RawAtomicAdd|ContendedIncrement2Proc|ArrayWriteFromChild|Memcpy8MB|ArrayCopyFrom' \
+go test -run '^$' -bench '^Benchmark(LockedIncrement|AtomicAdd|RawAtomicAdd|ContendedIncrement2Proc|ArrayWriteFromChild|Memcpy8MB|ArrayCopyFrom)$' \
 	-benchtime "$BENCHTIME" ./shm | tee "$out" | grep '^Benchmark'
 "$PY" bench/shm/py_bench.py | tee -a "$out"
 
