@@ -145,10 +145,10 @@ func (c *Conn) readFrame(max int64) ([]byte, error) {
 		c.r.Discard(c.peeked) // cannot fail: the bytes are buffered
 		c.peeked = 0
 	}
-	if cap(c.rbuf) > retainBuffer {
-		c.rbuf = nil
-	}
 	if c.rlen < 0 {
+		if cap(c.rbuf) > retainBuffer {
+			c.rbuf = nil // the previous frame was exceptional: let it go
+		}
 		// Peek, not Read: a timeout while the header is incomplete must
 		// leave the bytes in place for the next call.
 		h, err := c.r.Peek(headerLen)

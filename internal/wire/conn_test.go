@@ -249,26 +249,37 @@ func TestDefaultMaxFrame(t *testing.T) {
 }
 
 // A read deadline that expires in the middle of a frame does not lose the
-// frame: the next ReadFrame continues it.
+// frame: the next ReadFrame continues it. Sizes: in the read buffer, larger,
+// and larger than the buffer the Conn keeps between frames.
 func TestReadDeadlineResumes(t *testing.T) {
-	for _, n := range []int{10, wire.ReadBufferSize + 1000} {
+	t.Parallel()
+	for _, n := range []int{10, wire.ReadBufferSize + 1000, 3 << 20} {
 		a, b := listenPair(t, "unix", t.TempDir()+"/s")
 		r := wire.NewConn(b, nil)
 		want := payload(n)
 		full := frame(want)
 		for _, cut := range []int{2, 4, 4 + n/2} {
-			if _, err := a.Write(full[:cut]); err != nil {
-				t.Fatal(err)
-			}
+			next := make(chan bool, 1) // the first write may still be blocked
+			errc := make(chan error, 1)
+			go func() {
+				_, err := a.Write(full[:cut])
+				if err == nil && <-next {
+					_, err = a.Write(full[cut:])
+				}
+				errc <- err
+			}()
 			r.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 			if _, err := r.ReadFrame(); !errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Fatalf("n=%d cut=%d: %v, want a timeout", n, cut, err)
 			}
 			r.SetReadDeadline(time.Time{})
-			go a.Write(full[cut:])
+			next <- true
 			p, err := r.ReadFrame()
 			if err != nil || !bytes.Equal(p, want) {
 				t.Fatalf("n=%d cut=%d: after the timeout: %d bytes, %v", n, cut, len(p), err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
