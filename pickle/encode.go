@@ -89,19 +89,13 @@ func AppendMarshal(dst []byte, v Value, proto int) ([]byte, error) {
 
 var encPool = sync.Pool{New: func() any { return new(encState) }}
 
-type memoEntry struct {
-	key ident
-	idx uint32
-}
-
 // encState is the state of one encoding: the output and the memo.
 type encState struct {
 	buf        []byte
 	scratch    []byte // reused output buffer of MarshalProtocol
 	proto      int
-	frameStart int // offset of the current frame's reserved header, -1 if none
-	memoSmall  []memoEntry
-	memoMap    map[ident]uint32
+	frameStart int             // offset of the current frame's reserved header, -1 if none
+	memo       smallMap[ident] // containers and objects, by identity
 	memoN      uint32
 	depth      int
 	globals    smallMap[Global]
@@ -158,7 +152,6 @@ const (
 	frameMin     = 4
 	frameHdrSize = 9
 	batchSize    = 1000
-	smallMemo    = 16
 )
 
 func (e *encState) marshal(dst []byte, v Value, proto int) (out []byte, err error) {
@@ -168,11 +161,7 @@ func (e *encState) marshal(dst []byte, v Value, proto int) (out []byte, err erro
 	e.buf = dst
 	e.proto = proto
 	e.frameStart = -1
-	clear(e.memoSmall)
-	e.memoSmall = e.memoSmall[:0]
-	if e.memoMap != nil {
-		clear(e.memoMap)
-	}
+	e.memo.reset()
 	e.memoN = 0
 	e.depth = 0
 	e.globals.reset()
@@ -240,18 +229,7 @@ func (e *encState) writeLarge(hdr []byte, payload []byte) {
 	e.buf = append(e.buf, payload...)
 }
 
-func (e *encState) memoLookup(k ident) (uint32, bool) {
-	if e.memoMap != nil {
-		i, ok := e.memoMap[k]
-		return i, ok
-	}
-	for _, m := range e.memoSmall {
-		if m.key == k {
-			return m.idx, true
-		}
-	}
-	return 0, false
-}
+func (e *encState) memoLookup(k ident) (uint32, bool) { return e.memo.get(k) }
 
 // memoize writes MEMOIZE (or BINPUT) for the value on top of the stack and
 // records it under k, unless k is the zero ident (a value nobody refers to
@@ -267,20 +245,9 @@ func (e *encState) memoize(k ident) {
 		e.buf = append(e.buf, opLongBinPut)
 		e.buf = binary.LittleEndian.AppendUint32(e.buf, idx)
 	}
-	if k.p == nil {
-		return
+	if k.p != nil {
+		e.memo.put(k, idx)
 	}
-	if e.memoMap == nil && len(e.memoSmall) < smallMemo {
-		e.memoSmall = append(e.memoSmall, memoEntry{k, idx})
-		return
-	}
-	if e.memoMap == nil {
-		e.memoMap = make(map[ident]uint32, 2*smallMemo)
-		for _, m := range e.memoSmall {
-			e.memoMap[m.key] = m.idx
-		}
-	}
-	e.memoMap[k] = idx
 }
 
 func (e *encState) get(idx uint32) {
