@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -70,6 +71,7 @@ type stServer struct {
 	t    testing.TB
 	srv  *manager.Server
 	dial func() (net.Conn, error)
+	addr string // the listener's address as ParseAddress reads it ("" for pipes)
 	errc chan error
 }
 
@@ -96,13 +98,21 @@ func startStServer(t testing.TB, transport string, cfg *manager.ServerConfig) *s
 		pl := newStPipeListener()
 		ln, ts.dial = pl, pl.dial
 	case "unix":
-		path := filepath.Join(t.TempDir(), "m.sock")
+		// Short path: sun_path holds 108 bytes, and t.TempDir is long.
+		dir, derr := os.MkdirTemp("", "pst")
+		if derr != nil {
+			t.Fatal(derr)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		path := filepath.Join(dir, "m.sock")
+		ts.addr = path
 		ln, err = manager.Listen(manager.Address{Network: "unix", Addr: path})
 		ts.dial = func() (net.Conn, error) { return net.Dial("unix", path) }
 	case "tcp":
 		ln, err = manager.Listen(manager.Address{Network: "tcp", Addr: "127.0.0.1:0"})
 		if err == nil {
 			addr := ln.Addr().String()
+			ts.addr = addr
 			ts.dial = func() (net.Conn, error) { return net.Dial("tcp", addr) }
 		}
 	default:
@@ -273,8 +283,8 @@ func (ts *stServer) stObj() *stObj {
 	return &stObj{c}
 }
 
-// objConnPS opens an object connection with ps=True and returns its id.
-func (ts *stServer) objConnPS() (*stObj, string) {
+// stObjPS opens an object connection with ps=True and returns its id.
+func (ts *stServer) stObjPS() (*stObj, string) {
 	ts.t.Helper()
 	c := ts.conn()
 	kind, v := c.call(nil, "accept_connection", pickle.Tuple{"Go"}, pyKw("ps", true))

@@ -1,0 +1,244 @@
+package manager_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/procshare/procshare/internal/wire"
+	"github.com/procshare/procshare/manager"
+	"github.com/procshare/procshare/pickle"
+)
+
+// A child process of the disconnect tests: PROCSHARE_SRVTEST_CHILD holds
+// "address|role|id,id,...". It connects, does its role, prints READY and
+// waits to be killed.
+func init() {
+	spec := os.Getenv("PROCSHARE_SRVTEST_CHILD")
+	if spec == "" {
+		return
+	}
+	if err := srvTestChild(spec); err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func srvTestChild(spec string) error {
+	parts := strings.Split(spec, "|")
+	addr, role, ids := parts[0], parts[1], strings.Split(parts[2], ",")
+	nc, err := net.Dial("unix", addr)
+	if err != nil {
+		return err
+	}
+	wc := wire.NewConn(nc, nil)
+	if err := wire.ClientHandshake(wc, stKey); err != nil {
+		return err
+	}
+	call := func(ident pickle.Value, method string, args ...pickle.Value) (pickle.Value, error) {
+		data, err := pickle.Marshal(pickle.Tuple{ident, method, pickle.Tuple(args), pickle.NewDict()})
+		if err != nil {
+			return nil, err
+		}
+		if err := wc.WriteFrame(data); err != nil {
+			return nil, err
+		}
+		if role == "get" && method == "get" {
+			return nil, nil // the reply never comes: we are killed blocked
+		}
+		f, err := wc.ReadFrame()
+		if err != nil {
+			return nil, err
+		}
+		v, err := pickle.Unmarshal(f)
+		if err != nil {
+			return nil, err
+		}
+		r := v.(pickle.Tuple)
+		if r[0] != "#RETURN" {
+			return nil, fmt.Errorf("%s: %s", method, pickle.Repr(r))
+		}
+		return r[1], nil
+	}
+	if _, err := call(nil, "accept_connection", "child"); err != nil {
+		return err
+	}
+	switch role {
+	case "get":
+		if _, err := call(ids[0], "get"); err != nil {
+			return err
+		}
+	case "locks":
+		for _, id := range ids {
+			if v, err := call(id, "acquire"); err != nil || v != true {
+				return fmt.Errorf("acquire %s: %v %v", id, v, err)
+			}
+		}
+	}
+	fmt.Println("READY")
+	time.Sleep(time.Minute)
+	return nil
+}
+
+// startChild runs the test binary as a child with a role and waits for its
+// READY line; the child is SIGKILLed by kill.
+func startChild(t *testing.T, addr, role string, ids ...string) (kill func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PROCSHARE_SRVTEST_CHILD="+addr+"|"+role+"|"+strings.Join(ids, ","))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	kill = func() {
+		if !killed {
+			killed = true
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+		}
+	}
+	t.Cleanup(kill)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "READY" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	return kill
+}
+
+// TestServerKilledClientBlockedInGet: a client process killed while
+// blocked in q.get() must not consume a later put (CPython's server loses
+// that item).
+func TestServerKilledClientBlockedInGet(t *testing.T) {
+	ts := startStServer(t, "unix", nil)
+	q, _ := ts.create("Queue")
+	kill := startChild(t, ts.addr, "get", q)
+	time.Sleep(50 * time.Millisecond) // let the server block in get
+	kill()
+	o := ts.stObj()
+	o.must(q, "put", "item")
+	// The dead client's get is cancelled once the server sees the EOF; a
+	// get from a live client receives the item.
+	kind, v := o.do(q, "get", true, 5.0)
+	if kind != "#RETURN" || v != "item" {
+		t.Fatalf("get after the kill: %s %s", kind, pyRepr(v))
+	}
+}
+
+// TestServerKilledClientHoldingLocks: RLock and Condition ownership is
+// always released when the owner's connection dies; Lock and Semaphore
+// acquisitions only with ReleaseOnDisconnect.
+func TestServerKilledClientHoldingLocks(t *testing.T) {
+	for _, release := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ReleaseOnDisconnect=%v", release), func(t *testing.T) {
+			t.Parallel()
+			ts := startStServer(t, "unix", &manager.ServerConfig{ReleaseOnDisconnect: release})
+			rl, _ := ts.create("RLock")
+			cond, _ := ts.create("Condition")
+			lock, _ := ts.create("Lock")
+			sem, _ := ts.create("BoundedSemaphore")
+			kill := startChild(t, ts.addr, "locks", rl, cond, lock, sem)
+			o := ts.stObj()
+			pyEq(t, o.must(rl, "acquire", false), false)
+			pyEq(t, o.must(lock, "acquire", false), false)
+			kill()
+			pyEq(t, o.must(rl, "acquire", true, 10.0), true)
+			pyEq(t, o.must(cond, "acquire", true, 10.0), true)
+			if release {
+				pyEq(t, o.must(lock, "acquire", true, 10.0), true)
+				pyEq(t, o.must(sem, "acquire", true, 10.0), true)
+			} else {
+				pyEq(t, o.must(lock, "acquire", true, 0.05), false)
+				pyEq(t, o.must(sem, "acquire", true, 0.05), false)
+			}
+		})
+	}
+}
+
+// TestServerInterrupt: ps_interrupt stops the blocking call of an object
+// connection with InterruptedError; state is unchanged; armed interrupts
+// hit the call they name.
+func TestServerInterrupt(t *testing.T) {
+	forStTransports(t, nil, func(t *testing.T, ts *stServer) {
+		q, _ := ts.create("Queue")
+		o, cid := ts.stObjPS()
+		o.send(q, "get", nil, nil) // call 1 blocks
+		time.Sleep(10 * time.Millisecond)
+		pyEq(t, ts.mustServer("ps_interrupt", cid), true)
+		kind, v := o.recv()
+		stWantExc(t, kind, v, "InterruptedError", "procshare: call interrupted")
+		// Nothing running now: no-op.
+		pyEq(t, ts.mustServer("ps_interrupt", cid), false)
+		// Armed for call 3 before it is sent; call 2 is not affected.
+		pyEq(t, ts.mustServer("ps_interrupt", cid, int64(3)), true)
+		o.must(q, "put", int64(1)) // call 2
+		pyEq(t, o.must(q, "get"), int64(1))
+		// Call 3 above was the get, which did not block: its normal reply
+		// was sent. Arm call 5 and block in it.
+		pyEq(t, ts.mustServer("ps_interrupt", cid, int64(5)), true)
+		o.must(q, "qsize") // call 4
+		kind, v = o.do(q, "get")
+		stWantExc(t, kind, v, "InterruptedError", "")
+		// The queue still works and nothing was lost.
+		o.must(q, "put", "x")
+		pyEq(t, o.must(q, "get"), "x")
+
+		// A Condition.wait interrupted returns with the lock held again.
+		c, _ := ts.create("Condition")
+		o.must(c, "acquire")
+		o.send(c, "wait", pickle.Tuple{nil}, nil)
+		time.Sleep(10 * time.Millisecond)
+		ts.mustServer("ps_interrupt", cid)
+		kind, v = o.recv()
+		stWantExc(t, kind, v, "InterruptedError", "")
+		o.must(c, "release") // still owned
+		kind, v = ts.server("ps_interrupt", "nosuchconn")
+		stWantTB(t, kind, v, "KeyError")
+	})
+}
+
+// TestServerUndoOnFailedReply: items taken by gets whose replies could not
+// be written go back to the front of the queue, in order.
+func TestServerUndoOnFailedReply(t *testing.T) {
+	ts := startStServer(t, "pipe", nil)
+	q, _ := ts.create("Queue")
+	o := ts.stObj()
+	o.must(q, "put", "a")
+	o.must(q, "put", "b")
+	o.must(q, "put", "c")
+	c := ts.stObj()
+	// Two pipelined gets in one write; the client never reads the replies
+	// and closes: the server's write fails and both items go back.
+	var frames []byte
+	for i := 0; i < 2; i++ {
+		data, _ := pickle.Marshal(pickle.Tuple{q, "get_nowait", pickle.Tuple{}, pickle.NewDict()})
+		frames = append(frames, byte(len(data)>>24), byte(len(data)>>16), byte(len(data)>>8), byte(len(data)))
+		frames = append(frames, data...)
+	}
+	if _, err := c.nc.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	c.nc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for o.must(q, "qsize") != int64(3) {
+		if time.Now().After(deadline) {
+			t.Fatalf("qsize %s after the failed replies", pyRepr(o.must(q, "qsize")))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	pyEq(t, o.must(q, "get"), "a")
+	pyEq(t, o.must(q, "get"), "b")
+	pyEq(t, o.must(q, "get"), "c")
+}
