@@ -2,18 +2,20 @@
  * The C floor for ipcsync.Mutex: a process-shared, robust pthread mutex in
  * MAP_SHARED memory, doing lock + increment + unlock.
  *
- *   pthread_mutex [iterations]
+ *   pthread_mutex [iterations [plain]]
  *
  * prints two lines, in the same units as `go test -bench`:
  *   c/LockIncUnlock       <ns per operation, one process>
  *   c/LockIncUnlock2Proc  <ns per operation of this process while a forked
  *                          peer hammers the same mutex>  <peer ops per op>
+ * With "plain", the mutex is process-shared but not robust (rows c-plain/).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,6 +57,8 @@ static double run(struct shared *s, long n) {
 
 int main(int argc, char **argv) {
 	long n = argc > 1 ? atol(argv[1]) : 20000000;
+	int robust = !(argc > 2 && strcmp(argv[2], "plain") == 0);
+	const char *tag = robust ? "c" : "c-plain";
 	struct shared *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE,
 	                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (s == MAP_FAILED) {
@@ -64,11 +68,12 @@ int main(int argc, char **argv) {
 	pthread_mutexattr_t a;
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (robust)
+		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&s->mu, &a);
 
 	run(s, n / 10); /* warm up */
-	printf("c/LockIncUnlock\t%.2f ns/op\n", run(s, n));
+	printf("%s/LockIncUnlock\t%.2f ns/op\n", tag, run(s, n));
 
 	long before = s->counter;
 	pid_t pid = fork();
@@ -93,6 +98,6 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "lost increments\n");
 		return 1;
 	}
-	printf("c/LockIncUnlock2Proc\t%.2f ns/op\t%.4f peer-ops/op\n", ns, (double)s->peer_ops / n);
+	printf("%s/LockIncUnlock2Proc\t%.2f ns/op\t%.4f peer-ops/op\n", tag, ns, (double)s->peer_ops / n);
 	return 0;
 }
