@@ -1,8 +1,13 @@
 package interop_test
 
 import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/procshare/procshare/internal/pyenv"
 	"github.com/procshare/procshare/manager"
 	"github.com/procshare/procshare/manager/interop"
 )
@@ -24,5 +29,32 @@ func TestSuite(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// systemPython is Debian's python3, where Debian's python3-numpy can be
+// installed (the pyenv interpreters cannot import it).
+const systemPython = "/usr/bin/python3"
+
+// TestNumpyArray stores a numpy array (an object the server cannot know:
+// numpy.core.multiarray._reconstruct + BUILD with raw bytes) through
+// procshare's server with the system python, when that python has numpy.
+func TestNumpyArray(t *testing.T) {
+	if _, err := os.Stat(systemPython); err != nil {
+		t.Skipf("no %s", systemPython)
+	}
+	out, err := exec.Command(systemPython, "-c", "import sys, numpy; print(sys.version_info[1], sys.version.split()[0])").Output()
+	if err != nil {
+		t.Skipf("numpy is not importable by %s (Debian: apt-get install python3-numpy): %v", systemPython, err)
+	}
+	fields := strings.Fields(string(out))
+	minor, _ := strconv.Atoi(fields[0])
+	py := pyenv.Interpreter{Version: fields[1], Minor: minor, Path: systemPython}
+	key := interop.NewAuthkey(t)
+	addr := interop.StartServer(t, "unix", &manager.ServerConfig{Authkey: key})
+	for _, r := range runSuite(t, py, addr, key, "procshare", "-k", "test_numpy_array") {
+		if r.Status == "skip" {
+			t.Errorf("%s skipped although %s imports numpy: %s", r.Test, systemPython, r.Detail)
+		}
 	}
 }

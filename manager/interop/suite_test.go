@@ -17,13 +17,15 @@ const suiteTimeout = 4 * time.Minute
 // and reports each Python test as a subtest of t. kind is "procshare" or
 // "cpython" (whose server this is: the suite checks the procshare
 // extensions only against ours).
-func runSuite(t *testing.T, py pyenv.Interpreter, address string, authkey []byte, kind string) {
+//
+// args are passed to the suite (e.g. "-k", "TestValues").
+func runSuite(t *testing.T, py pyenv.Interpreter, address string, authkey []byte, kind string, args ...string) []interop.Result {
 	t.Helper()
 	out := interop.RunScript(t, py, suiteTimeout, []string{
 		"PS_ADDRESS=" + address,
 		"PS_AUTHKEY=" + hex.EncodeToString(authkey),
 		"PS_SERVER=" + kind,
-	}, interop.Testdata("interop_suite.py"))
+	}, interop.Testdata("interop_suite.py"), args...)
 	failed := 0
 	for _, r := range out.Results {
 		r := r
@@ -46,6 +48,7 @@ func runSuite(t *testing.T, py pyenv.Interpreter, address string, authkey []byte
 	if out.Err != nil && failed == 0 {
 		t.Fatalf("interop_suite.py: %v with no failing test reported\nstderr:\n%s", out.Err, interop.Tail(out.Stderr, 4000))
 	}
+	return out.Results
 }
 
 // interpreters returns every CPython 3.8+ on this machine, or skips t.

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Manager server benchmark: CPython clients' one-round-trip calls per second
+# against procshare's server (`procshare serve`) and against CPython's own
+# SyncManager server (same Python version, same transport), with 1 and 2
+# client processes, and each server's CPU time per call (utime+stime from
+# /proc/PID/stat). Prints a markdown table; docs/bench/manager-server.md
+# records a run.
+#
+#   bash bench/manager-server/run.sh            # defaults below
+#   PY=python3.13 SECS=2 REPS=5 TRANSPORTS=unix bash bench/manager-server/run.sh
+#
+# PY         client and CPython-server interpreter (default: pyenv 3.12)
+# SECS       seconds per measurement (default 1)
+# REPS       measurements per (op, procs, transport, server); the table
+#            shows medians, the two servers alternating (default 3)
+# PROCS      client process counts (default "1 2")
+# TRANSPORTS "unix tcp" (default)
+# OPS        comma-separated (default: all of bench_client.py's basic ops)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+here=$root/bench/manager-server
+
+PY=${PY:-}
+if [ -z "$PY" ]; then
+	if command -v pyenv >/dev/null 2>&1 && pyenv prefix 3.12.1 >/dev/null 2>&1; then
+		PY=$(pyenv prefix 3.12.1)/bin/python3
+	else
+		PY=python3
+	fi
+fi
+SECS=${SECS:-1}
+REPS=${REPS:-3}
+PROCS=${PROCS:-"1 2"}
+TRANSPORTS=${TRANSPORTS:-"unix tcp"}
+OPS=${OPS:-dict_get,dict_set,list_append,queue_put_get,event_is_set,lock_acquire_release}
+
+tmp=$(mktemp -d /tmp/psbench.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+go build -o "$tmp/procshare" ./cmd/procshare
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/key"
+
+# wait_line FILE PATTERN: waits until FILE has a line matching PATTERN
+wait_line() {
+	for _ in $(seq 200); do
+		if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "run.sh: server did not start: $(cat "$1")" >&2
+	return 1
+}
+
+# The procshare server reads the key file's bytes: the key is the 64 hex
+# characters themselves, so hand CPython's server their hex too.
+keyhex_of_file=$(od -An -tx1 "$tmp/key" | tr -d ' \n')
+
+results=$tmp/results.jsonl
+: >"$results"
+for transport in $TRANSPORTS; do
+	case $transport in
+	unix)
+		go_addr=$tmp/go.sock
+		py_addr=$tmp/py.sock
+		;;
+	tcp)
+		go_addr=127.0.0.1:0
+		py_addr=127.0.0.1:0
+		;;
+	esac
+	"$tmp/procshare" serve --address "$go_addr" --authkey-file "$tmp/key" >"$tmp/go.out" 2>"$tmp/go.err" &
+	go_pid=$!
+	pids+=("$go_pid")
+	"$PY" "$root/manager/interop/testdata/cpython_server.py" --address "$py_addr" \
+		--authkey-hex "$keyhex_of_file" >"$tmp/py.out" 2>"$tmp/py.err" &
+	py_pid=$!
+	pids+=("$py_pid")
+	wait_line "$tmp/py.out" '^READY '
+	py_addr=$(sed -n 's/^READY //p' "$tmp/py.out")
+	if [ "$transport" = tcp ]; then
+		wait_line "$tmp/go.out" '127\.0\.0\.1:[0-9]+'
+		go_addr=$(grep -Eo '127\.0\.0\.1:[0-9]+' "$tmp/go.out" | head -1)
+	else
+		wait_line "$tmp/go.out" "$go_addr"
+	fi
+	for procs in $PROCS; do
+		for op in ${OPS//,/ }; do
+			for _ in $(seq "$REPS"); do
+				for server in cpython procshare; do
+					if [ $server = cpython ]; then addr=$py_addr pid=$py_pid; else addr=$go_addr pid=$go_pid; fi
+					"$PY" "$here/bench_client.py" --address "$addr" --authkey-hex "$keyhex_of_file" \
+						--server-pid "$pid" --procs "$procs" --seconds "$SECS" --ops "$op" |
+						sed "s/^{/{\"server\": \"$server\", \"transport\": \"$transport\", /" >>"$results"
+				done
+			done
+		done
+	done
+	kill "$go_pid" "$py_pid"
+	wait "$go_pid" "$py_pid" 2>/dev/null || true
+done
+
+"$PY" - "$results" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+groups = {}
+for r in rows:
+    groups.setdefault((r['transport'], r['procs'], r['op'], r['server']), []).append(r)
+print('client: CPython %s; medians; calls/s = round trips per second of all client processes;'
+      ' CPU = server utime+stime per call' % rows[0]['python'])
+print()
+print('| transport | clients | op | CPython calls/s | procshare calls/s | ratio | CPython CPU µs/call | procshare CPU µs/call | CPU ratio |')
+print('|---|---|---|---|---|---|---|---|---|')
+keys = sorted({k[:3] for k in groups}, key=lambda k: (k[0] != 'unix', k[1], k[2]))
+for t, p, op in keys:
+    c, g = groups[(t, p, op, 'cpython')], groups[(t, p, op, 'procshare')]
+    cr = statistics.median(x['calls_per_s'] for x in c)
+    gr = statistics.median(x['calls_per_s'] for x in g)
+    cc = statistics.median(x['server_cpu_us_per_call'] for x in c)
+    gc = statistics.median(x['server_cpu_us_per_call'] for x in g)
+    print('| %s | %d | %s | %d | %d | %.2f× | %.1f | %.1f | %.1f× |' % (
+        t, p, op, cr, gr, gr / cr, cc, gc, cc / gc if gc else float('inf')))
+EOF
