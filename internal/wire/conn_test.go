@@ -317,3 +317,69 @@ func TestWriteDeadlineResumes(t *testing.T) {
 		b.Close()
 	}
 }
+
+// One goroutine reading and another writing the same Conn at the same time
+// is allowed (the race detector checks it); the peer echoes.
+func TestFullDuplex(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, a, b net.Conn) {
+		go func() {
+			p := wire.NewConn(b, nil)
+			for {
+				f, err := p.ReadFrame()
+				if err != nil {
+					p.Close()
+					return
+				}
+				if err := p.BufferFrame(f); err != nil {
+					return
+				}
+				if p.Buffered() == 0 {
+					if err := p.Flush(); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		c := wire.NewConn(a, nil)
+		const n = 200
+		errc := make(chan error, 1)
+		go func() {
+			for i := 0; i < n; i++ {
+				if err := c.WriteFrame(payload(i * 97)); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+		for i := 0; i < n; i++ {
+			if p, err := c.ReadFrame(); err != nil || !bytes.Equal(p, payload(i*97)) {
+				t.Fatalf("frame %d: %d bytes, %v", i, len(p), err)
+			}
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Close from another goroutine unblocks a ReadFrame.
+func TestCloseUnblocksRead(t *testing.T) {
+	for _, tr := range transports[1:] { // sockets: net.ErrClosed
+		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel()
+			a, _ := tr.pair(t)
+			c := wire.NewConn(a, nil)
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.ReadFrame()
+				errc <- err
+			}()
+			time.Sleep(10 * time.Millisecond) // let it block; correctness does not depend on it
+			c.Close()
+			if err := <-errc; !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("ReadFrame after Close: %v", err)
+			}
+		})
+	}
+}

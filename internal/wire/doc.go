@@ -37,9 +37,9 @@
 //
 // CPython writes the header and a payload of up to 16 KiB with one write()
 // (to avoid Nagle delays) and larger payloads with two. This package writes
-// a frame with one write call whatever its size (a writev for payloads over
-// 64 KiB), and [Conn.BufferFrame] with [Conn.Flush] puts several frames in
-// one write.
+// a frame with one write call whatever its size on TCP and Unix sockets (a
+// writev for payloads over 64 KiB), and [Conn.BufferFrame] with [Conn.Flush]
+// puts several frames in one write.
 //
 // # Handshake
 //
