@@ -98,7 +98,7 @@
 // FUTEX_WAKE one waiter. The polling implementation uses bit 31 as a
 // hand-over request instead (see "Other platforms"): its Unlock then
 // stores exactly 1<<31, a free lock that only lockers that have waited for
-// at least 1 ms may take. A state with pid 0 is free in either reading.
+// at least 1 ms (and TryLock) may take. A state with pid 0 is free in either reading.
 //
 // Start token: on Linux the low 32 bits of field 22 (starttime, clock ticks
 // since boot) of /proc/PID/stat; on darwin the low 32 bits of p_starttime

@@ -84,8 +84,11 @@ func (m *Mutex) lock(ctx context.Context) error {
 // TryLock acquires m if it is free, without blocking. It reports whether it
 // acquired it; the error is a *[OwnerDeadError] when the holder was found
 // dead and the lock was taken over (then TryLock reports true and the
-// caller holds the lock). TryLock checks the holder's liveness, a few
-// system calls, only when the lock is held by another process.
+// caller holds the lock). When the lock is held by another process,
+// TryLock checks that the holder is alive: a kill(2) and, on Linux, a read
+// of /proc/PID/stat, some microseconds; so a loop of TryLocks is no
+// cheaper than Lock. TryLock takes a lock that a polling Unlock reserved
+// for waiters (see "Memory layout" in the package documentation).
 func (m *Mutex) TryLock() (bool, error) {
 	me := self()
 	for {
