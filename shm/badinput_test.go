@@ -246,3 +246,75 @@ func shmEqual(a, b any) bool {
 	}
 	return a == b
 }
+
+func TestListLayouts(t *testing.T) {
+	t.Parallel()
+	for _, layout := range []shm.ListLayout{shm.LayoutPython38, shm.LayoutPython39} {
+		for _, items := range [][]any{nil, {int64(5), "x"}} {
+			l, err := shm.NewShareableList("", items, shm.WithLayout(layout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := shm.OpenShareableList(l.Name())
+			if err != nil {
+				t.Fatalf("%v %v: %v", layout, items, err)
+			}
+			got, _ := r.Items()
+			if r.Layout() != layout || r.Len() != len(items) || (len(items) > 0 && got[1] != "x") {
+				t.Errorf("%v with %v reopened as %v %v", layout, items, r.Layout(), got)
+			}
+			r.Close()
+			l.Unlink()
+			l.Close()
+		}
+	}
+	if _, err := shm.NewShareableList("", nil, shm.WithLayout(7)); err == nil {
+		t.Error("unknown layout: no error")
+	}
+}
+
+func TestSegmentShareFiles(t *testing.T) {
+	t.Parallel()
+	s, err := shm.New(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	copy(s.Bytes(), "shared")
+	files, meta, err := s.ShareFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c shm.Segment
+	if err := c.AttachFiles(files, meta); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Size() != 100 || string(c.Bytes()[:6]) != "shared" {
+		t.Errorf("attached segment: size %d, %q", c.Size(), c.Bytes()[:6])
+	}
+	c.Bytes()[0] = 'S'
+	if s.Bytes()[0] != 'S' {
+		t.Error("write through the attached mapping not visible")
+	}
+	files, meta, _ = s.ShareFiles()
+	if err := c.AttachFiles(files, meta); err == nil {
+		t.Error("AttachFiles on an attached segment: no error")
+	}
+	var d shm.Segment
+	if err := d.AttachFiles(nil, meta); err == nil {
+		t.Error("AttachFiles without files: no error")
+	}
+	files, _, _ = s.ShareFiles()
+	if err := d.AttachFiles(files, []byte("{garbage")); err == nil {
+		t.Error("AttachFiles with bad metadata: no error")
+	}
+	files, _, _ = s.ShareFiles()
+	if err := d.AttachFiles(files, []byte(`{"size":4096}`)); !errors.Is(err, shm.ErrTooSmall) {
+		t.Errorf("AttachFiles claiming more than the file = %v, want ErrTooSmall", err)
+	}
+	s.Close()
+	if _, _, err := s.ShareFiles(); !errors.Is(err, shm.ErrClosed) {
+		t.Errorf("ShareFiles after Close = %v, want ErrClosed", err)
+	}
+}
