@@ -427,7 +427,7 @@ func (d *Decoder) step(op byte) error {
 		d.marks = append(d.marks, len(d.stack))
 		return nil
 	case opPop:
-		if len(d.stack) > 0 && len(d.marks) > 0 && d.marks[len(d.marks)-1] == len(d.stack) {
+		if len(d.marks) > 0 && d.marks[len(d.marks)-1] == len(d.stack) {
 			// CPython pops the mark when the stack above it is empty.
 			d.marks = d.marks[:len(d.marks)-1]
 			return nil

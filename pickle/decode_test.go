@@ -30,6 +30,7 @@ func TestDecodeOpcodes(t *testing.T) {
 		{"DICT", "(S'a'\nI1\nS'b'\nI2\nd.", "{'a': 1, 'b': 2}"},
 		{"POP, POP_MARK, DUP", "(I1\nI2\n0(I3\n12t.", "(1, 1)"},
 		{"POP of an empty mark", "I7\n(0.", "7"},
+		{"POP of a mark at the bottom", "(0I7\n.", "7"},
 		{"INST without args", "(i__main__\nC\n.", "__main__.C.__new__()"},
 		{"INST with args", "(I1\nidecimal\nDecimal\n.", "decimal.Decimal(1)"},
 		{"OBJ", "(cdecimal\nDecimal\nS'2'\no.", "decimal.Decimal('2')"},
@@ -219,5 +220,59 @@ func TestNaNKeys(t *testing.T) {
 	}
 	if n := v.(*pickle.Dict).Len(); n != 50000 {
 		t.Errorf("%d NaN keys, want 50000", n)
+	}
+}
+
+// TestSharedReferenceBomb decodes pickles of a few hundred bytes that
+// describe values with 2**60 paths (each level references the previous one
+// twice, through the memo) and walks them with every function of the
+// package: each must do work linear in the pickle, not in the paths.
+func TestSharedReferenceBomb(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"tuple", "list", "dict", "frozenset"} {
+		var p bytes.Buffer
+		p.WriteString("\x80\x04K\x00\x94") // memo 0 = 0
+		for i := range 60 {
+			get := "j" + string(binary.LittleEndian.AppendUint32(nil, uint32(i)))
+			switch kind {
+			case "tuple":
+				p.WriteString(get + get + "\x86")
+			case "list":
+				p.WriteString("](" + get + get + "e")
+			case "dict":
+				p.WriteString("}(K\x00" + get + "K\x01" + get + "u")
+			case "frozenset":
+				p.WriteString("(" + get + "K" + string(rune('\x01')) + get + "\x86\x91")
+			}
+			p.WriteString("\x94")
+		}
+		p.WriteString(".")
+		v, err := pickle.Unmarshal(p.Bytes())
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		w, err := pickle.Unmarshal(p.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pickle.Equal(v, w) {
+			t.Errorf("%s: two decodings differ", kind)
+		}
+		if r := pickle.Repr(v); len(r) > 1<<21 {
+			t.Errorf("%s: Repr of %d bytes", kind, len(r))
+		}
+		_, _ = pickle.Hash(v)
+		_, _ = pickle.Compare(v, w)
+		out, err := pickle.Marshal(v)
+		if err != nil {
+			t.Fatalf("%s: Marshal: %v", kind, err)
+		}
+		if len(out) > 4*p.Len() {
+			t.Errorf("%s: re-encoding grew from %d to %d bytes: sharing lost", kind, p.Len(), len(out))
+		}
+		var sink any
+		if err := pickle.FromValue(v, &sink); err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -26,7 +26,11 @@ type table struct {
 	live    int
 }
 
-func (t *table) lookup(k Value, h uint64) int {
+func (t *table) lookup(k Value, h uint64) int { return t.lookupEq(k, h, keyEqual) }
+
+// lookupEq is lookup with an explicit key comparison (Equal shares its
+// state with the comparison of the enclosing containers through it).
+func (t *table) lookupEq(k Value, h uint64, keyEqual func(a, b Value) bool) int {
 	if t.index == nil {
 		for i := range t.entries {
 			e := &t.entries[i]

@@ -152,16 +152,16 @@ func (st *eqState) eq(a, b Value, depth int) bool {
 			if !e.live {
 				continue
 			}
-			i := y.t.lookup(e.key, e.hash)
+			i := y.t.lookupEq(e.key, e.hash, func(p, q Value) bool { return st.eq(p, q, depth+1) })
 			if i < 0 || !st.eq(e.value, y.t.entries[i].value, depth+1) {
 				return st.leave(a, b, depth, false)
 			}
 		}
 		return st.leave(a, b, depth, true)
 	case *Set:
-		return setEqual(&x.t, b)
+		return st.setEqual(a, &x.t, b, depth)
 	case *FrozenSet:
-		return setEqual(&x.t, b)
+		return st.setEqual(a, &x.t, b, depth)
 	case Slice:
 		y, ok := b.(Slice)
 		return ok && st.eq(x.Start, y.Start, depth+1) && st.eq(x.Stop, y.Stop, depth+1) && st.eq(x.Step, y.Step, depth+1)
@@ -245,7 +245,7 @@ func (st *eqState) seq(a, b Value, x, y []Value, depth int) bool {
 	return true
 }
 
-func setEqual(t *table, b Value) bool {
+func (st *eqState) setEqual(a Value, t *table, b Value, depth int) bool {
 	var u *table
 	switch y := b.(type) {
 	case *Set:
@@ -258,7 +258,18 @@ func setEqual(t *table, b Value) bool {
 	if t == u {
 		return true
 	}
-	return t.live == u.live && t.subsetOf(u)
+	if t.live != u.live {
+		return false
+	}
+	if r, done := st.enter(a, b, depth); done {
+		return r
+	}
+	for _, e := range t.entries {
+		if e.live && u.lookupEq(e.key, e.hash, func(x, y Value) bool { return st.eq(x, y, depth+1) }) < 0 {
+			return st.leave(a, b, depth, false)
+		}
+	}
+	return st.leave(a, b, depth, true)
 }
 
 func (t *table) subsetOf(u *table) bool {
