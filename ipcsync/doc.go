@@ -145,8 +145,11 @@
 // Waits use FUTEX_WAIT/FUTEX_WAKE on the shared mapping, so processes
 // sleeping on one lock are woken directly by the unlocker. Every sleep has
 // a timeout so that a dead owner and a cancelled context are noticed;
-// cancellation also wakes the sleepers of that word at once. A sleeping
-// goroutine occupies an OS thread (it is in a system call).
+// cancellation also wakes the sleepers of that word at once. A goroutine
+// sleeping in FUTEX_WAIT occupies an OS thread, so at most 64 goroutines
+// of a process do at once; any others wait by polling (every 5 ms at most)
+// in the Go scheduler, which bounds the threads that many waiting
+// goroutines create.
 //
 // All processes sharing a Mutex must be in the same pid namespace: the
 // owner is recorded by pid. Memory that outlives a reboot (a file on disk)

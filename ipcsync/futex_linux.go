@@ -3,6 +3,7 @@
 package ipcsync
 
 import (
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -48,6 +49,29 @@ func futexWake(addr *uint32, n int) {
 		uintptr(n), 0, 0, 0)
 }
 
-// wait32 and wake32 are the mechanism-independent names the primitives use.
-func wait32(addr *uint32, val uint32, d time.Duration) { futexWait(addr, val, d) }
-func wake32(addr *uint32, n int)                       { futexWake(addr, n) }
+// maxKernelSleepers caps how many goroutines of this process sleep in
+// FUTEX_WAIT at once. Each occupies an OS thread while it sleeps, so
+// without a cap a thousand goroutines waiting for one shared lock would
+// make a thousand threads (and Go aborts at 10000). Goroutines beyond the
+// cap poll instead, sleeping in the Go scheduler.
+const maxKernelSleepers = 64
+
+// overflowPoll bounds one polling sleep of a goroutine beyond the cap.
+const overflowPoll = 5 * time.Millisecond
+
+var kernelSleepers atomic.Int32
+
+// wait32 sleeps while *addr == val, for at most d: in the kernel, or, when
+// maxKernelSleepers goroutines already do, in the Go scheduler.
+func wait32(addr *uint32, val uint32, d time.Duration) {
+	if kernelSleepers.Add(1) > maxKernelSleepers {
+		kernelSleepers.Add(-1)
+		time.Sleep(min(d, overflowPoll))
+		return
+	}
+	futexWait(addr, val, d)
+	kernelSleepers.Add(-1)
+}
+
+// wake32 wakes up to n sleepers on addr, in any process.
+func wake32(addr *uint32, n int) { futexWake(addr, n) }
