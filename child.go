@@ -196,6 +196,9 @@ func childArgs(f *Func, sp *spec) ([]reflect.Value, error) {
 
 // finish reports r to the parent and returns code.
 func finish(res *os.File, r result, code int) int {
+	if limit := maxResult/2 - maxStack; len(r.Err) > limit || len(r.Panic) > limit {
+		r.Err, r.Panic = truncate(r.Err, limit), truncate(r.Panic, limit)
+	}
 	_ = writeMsg(res, r) // a parent that is gone does not need it
 	res.Close()
 	return code
@@ -221,4 +224,13 @@ func isPipe(fd int) bool {
 		return false
 	}
 	return st.Mode&syscall.S_IFMT == syscall.S_IFIFO
+}
+
+// truncate shortens s to at most n bytes (and a note), so that a result
+// always fits the parent's bound.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + " [truncated]"
 }

@@ -185,6 +185,23 @@ func (p *Process) Start() error {
 		sp.Args[i] = argSpec{Share: true, Files: len(files), Meta: meta}
 	}
 
+	msg, err := encodeMsg(&sp)
+	if err != nil { // cannot happen: the arguments were encoded by NewProcess
+		ctlW.Close()
+		resR.Close()
+		return fmt.Errorf("procshare: start %s: %w", p.name, err)
+	}
+	if len(msg) <= smallSpec {
+		// The child finds its spec waiting, instead of waiting for the
+		// goroutine below to be scheduled.
+		if _, err := ctlW.Write(msg); err != nil {
+			ctlW.Close()
+			resR.Close()
+			return fmt.Errorf("procshare: start %s: %w", p.name, err)
+		}
+		msg = nil
+	}
+
 	env := p.cfg.Env
 	if env == nil {
 		env = os.Environ()
@@ -214,16 +231,18 @@ func (p *Process) Start() error {
 	p.started = true
 	p.proc = cmd.Process
 	p.pid = cmd.Process.Pid
-	go p.wait(cmd, &sp, ctlW, resR)
+	go p.wait(cmd, msg, ctlW, resR)
 	return nil
 }
 
-// wait feeds the child its spec, collects its result and reaps it. It owns
+// wait feeds the child a spec too large for Start to write, collects its result and reaps it. It owns
 // ctlW and resR.
-func (p *Process) wait(cmd *exec.Cmd, sp *spec, ctlW, resR *os.File) {
-	// A child that dies before reading its spec makes this write fail
-	// (EPIPE); Wait reports how it died.
-	_ = writeMsg(ctlW, sp)
+func (p *Process) wait(cmd *exec.Cmd, spec []byte, ctlW, resR *os.File) {
+	// The rest of a large spec. A child that dies before reading it makes
+	// this write fail (EPIPE); Wait reports how it died.
+	if spec != nil {
+		_, _ = ctlW.Write(spec)
+	}
 	var res result
 	resErr := readMsg(resR, maxResult, &res)
 	resR.Close()

@@ -663,3 +663,32 @@ func TestShareFilesError(t *testing.T) {
 		t.Fatal("started anyway")
 	}
 }
+
+// TestLargeArgument sends a spec larger than a pipe holds, and gets it back
+// as the error text.
+func TestLargeArgument(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("0123456789abcdef", 20000) // 320 KB
+	p, err := procshare.Start(fail, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ee := joinExit(t, p); ee.Code != 1 || ee.Err != big {
+		t.Fatalf("code %d, error of %d bytes", ee.Code, len(ee.Err))
+	}
+}
+
+// TestHugeError checks that an error text beyond the result bound arrives
+// truncated rather than lost.
+func TestHugeError(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("x", 2<<20)
+	p, err := procshare.Start(fail, huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ee := joinExit(t, p)
+	if ee.Code != 1 || !strings.HasSuffix(ee.Err, "x [truncated]") || len(ee.Err) > 1<<20 {
+		t.Fatalf("code %d, error of %d bytes ending %q", ee.Code, len(ee.Err), ee.Err[max(0, len(ee.Err)-20):])
+	}
+}

@@ -24,6 +24,10 @@ const (
 	fdFirstShare = 5
 
 	maxSpec   = 1 << 30 // bound on the spec the child accepts
+	// smallSpec is the size up to which Start writes the spec before the
+	// child starts: an empty pipe takes that much without blocking on every
+	// system (Linux pipes hold 64 KiB, darwin's 16 KiB at first).
+	smallSpec = 8 << 10
 	maxResult = 1 << 20 // bound on the result the parent accepts
 )
 
@@ -52,14 +56,23 @@ type result struct {
 	Stack string `json:"stack,omitempty"`
 }
 
-func writeMsg(w io.Writer, v any) error {
+// encodeMsg returns v as a message: length and JSON.
+func encodeMsg(v any) ([]byte, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	buf := make([]byte, 4, 4+len(body))
 	binary.BigEndian.PutUint32(buf, uint32(len(body)))
-	_, err = w.Write(append(buf, body...))
+	return append(buf, body...), nil
+}
+
+func writeMsg(w io.Writer, v any) error {
+	msg, err := encodeMsg(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(msg)
 	return err
 }
 
