@@ -68,9 +68,15 @@ type Info struct {
 
 // List returns the named segments that this package created (those with a
 // metadata file in Dir()), sorted by name. Segments created by other
-// programs (Python's) are not listed. A metadata file whose segment is gone
-// is listed with Size -1 so that Remove can clean it up.
-func List() ([]Info, error) {
+// programs (Python's) are not listed; see ListAll. A metadata file whose
+// segment is gone is listed with Size -1 so that Remove can clean it up.
+func List() ([]Info, error) { return list(false) }
+
+// ListAll is List plus every other segment in Dir() (Python's among them),
+// with PID 0 and Alive false since their creator is unknown.
+func ListAll() ([]Info, error) { return list(true) }
+
+func list(all bool) ([]Info, error) {
 	dir := Dir()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -80,6 +86,7 @@ func List() ([]Info, error) {
 		return nil, fmt.Errorf("shm: list: %w", err)
 	}
 	var out []Info
+	ours := map[string]bool{}
 	for _, e := range entries {
 		n := e.Name()
 		if !strings.HasPrefix(n, metaPrefix) || !strings.HasSuffix(n, metaSuffix) || len(n) <= len(metaPrefix)+len(metaSuffix) {
@@ -97,7 +104,22 @@ func List() ([]Info, error) {
 		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			info.Size = fi.Size()
 		}
+		ours[name] = true
 		out = append(out, info)
+	}
+	if all {
+		for _, e := range entries {
+			n := e.Name()
+			if ours[n] || strings.HasPrefix(n, metaPrefix) || !e.Type().IsRegular() {
+				continue
+			}
+			info := Info{Name: n, Size: -1}
+			if fi, err := e.Info(); err == nil {
+				info.Size = fi.Size()
+				info.Created = fi.ModTime().UTC().Truncate(time.Second)
+			}
+			out = append(out, info)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -260,3 +260,25 @@ func TestLock(t *testing.T) {
 	}
 	v.Unlock()
 }
+
+type celsius float32
+
+// Named types with a numeric underlying type work like their underlying
+// type.
+func TestNamedElementType(t *testing.T) {
+	t.Parallel()
+	v, err := shm.NewValue[celsius](20.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if v.Add(1) != 21.5 || v.Typecode() != 'f' {
+		t.Errorf("Value[celsius]: %v %q", v.Load(), v.Typecode())
+	}
+	files, meta, _ := v.ShareFiles()
+	var w shm.Value[float32]
+	if err := w.AttachFiles(files, meta); err != nil || w.Load() != 21.5 {
+		t.Errorf("attach as Value[float32]: %v, %v", w.Load(), err)
+	}
+	w.Close()
+}

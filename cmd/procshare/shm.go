@@ -23,7 +23,8 @@ func init() {
 }
 
 const shmUsage = `usage:
-  procshare shm ls           list the named segments procshare programs created
+  procshare shm ls [-a]      list the named segments procshare programs created
+                             (-a: every segment, Python's too; creator unknown: pid 0)
   procshare shm rm NAME...   remove named segments (and their metadata)
   procshare shm rm -dead     remove every listed segment whose creator has exited
 
@@ -45,13 +46,14 @@ func shmCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs := flag.NewFlagSet("shm ls", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		fs.Usage = usage
+		all := fs.Bool("a", false, "list every segment, not only procshare's")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() > 0 {
 			return fmt.Errorf("ls takes no arguments, got %q", fs.Args())
 		}
-		return shmList(stdout)
+		return shmList(stdout, *all)
 	case "rm":
 		fs := flag.NewFlagSet("shm rm", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -69,8 +71,12 @@ func shmCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return fmt.Errorf("unknown subcommand %q (want ls or rm)", args[0])
 }
 
-func shmList(stdout io.Writer) error {
-	infos, err := shm.List()
+func shmList(stdout io.Writer, all bool) error {
+	list := shm.List
+	if all {
+		list = shm.ListAll
+	}
+	infos, err := list()
 	if err != nil {
 		return err
 	}
@@ -82,11 +88,14 @@ func shmList(stdout io.Writer) error {
 			size = fmt.Sprint(in.Size)
 		}
 		alive := "no"
-		if in.Alive {
+		switch {
+		case in.Alive:
 			alive = "yes"
+		case in.PID == 0:
+			alive = "?"
 		}
 		created := "-"
-		if !in.Created.IsZero() {
+		if !in.Created.IsZero() { // modification time for other programs' segments
 			created = in.Created.Format("2006-01-02T15:04:05Z07:00")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", in.Name, size, in.PID, alive, created)

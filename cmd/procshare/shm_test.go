@@ -33,6 +33,31 @@ func TestShmLsRm(t *testing.T) {
 		t.Errorf("ls line for our segment: %q\n%s", line, out.String())
 	}
 
+	// A segment not created by procshare (as Python's would be) shows
+	// with -a only.
+	foreign := fmt.Sprintf("pstest_cliforeign_%d", os.Getpid())
+	if err := os.WriteFile(shm.Dir()+"/"+foreign, make([]byte, 77), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shm.Remove(foreign) })
+	out.Reset()
+	if err := shmCommand(context.Background(), []string{"ls"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if findLine(out.String(), foreign) != "" {
+		t.Errorf("ls lists a foreign segment")
+	}
+	out.Reset()
+	if err := shmCommand(context.Background(), []string{"ls", "-a"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(findLine(out.String(), foreign)); len(f) != 5 || f[1] != "77" || f[2] != "0" || f[3] != "?" {
+		t.Errorf("ls -a line for a foreign segment: %q", f)
+	}
+	if findLine(out.String(), name) == "" {
+		t.Errorf("ls -a misses our segment")
+	}
+
 	out.Reset()
 	if err := shmCommand(context.Background(), []string{"rm", name}, &out, io.Discard); err != nil {
 		t.Fatal(err)
