@@ -23,7 +23,7 @@ const (
 	fdResult     = 4
 	fdFirstShare = 5
 
-	maxSpec   = 1 << 30 // bound on the spec the child accepts
+	maxSpec = 1 << 30 // bound on the spec the child accepts
 	// smallSpec is the size up to which Start writes the spec before the
 	// child starts: an empty pipe takes that much without blocking on every
 	// system (Linux pipes hold 64 KiB, darwin's 16 KiB at first).
