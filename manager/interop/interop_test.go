@@ -15,14 +15,19 @@ import (
 // TestSuite runs the interop suite with every CPython 3.8+ against
 // procshare's server, started in-process, over a Unix socket and over TCP:
 // one Python process per interpreter and transport, each Python test a
-// subtest.
+// subtest. With -short, TCP runs with the oldest and newest interpreter
+// only.
 func TestSuite(t *testing.T) {
-	for _, py := range interpreters(t) {
+	all := interpreters(t)
+	for i, py := range all {
 		py := py
 		t.Run(py.Name(), func(t *testing.T) {
 			t.Parallel()
 			for _, network := range []string{"unix", "tcp"} {
 				t.Run(network, func(t *testing.T) {
+					if network == "tcp" && testing.Short() && i != 0 && i != len(all)-1 {
+						t.Skip("-short: over TCP only the oldest and newest interpreters run")
+					}
 					key := interop.NewAuthkey(t)
 					addr := interop.StartServer(t, network, &manager.ServerConfig{Authkey: key})
 					runSuite(t, py, addr, key, "procshare")
