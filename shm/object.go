@@ -36,7 +36,7 @@ var magic = [4]byte{'P', 'S', 'H', 'M'}
 
 // ValueSize is the number of bytes a Value (of any element type) or a Bool
 // occupies in a segment: the header and one 8-byte data word.
-const ValueSize = headerSize + 8
+const ValueSize = 136 // headerSize + 8
 
 // ArraySize returns the number of bytes an array of n elements of type T
 // occupies in a segment: the header and the data rounded up to 8 bytes. It
@@ -302,3 +302,11 @@ func attachFiles(files []*os.File, meta []byte, info elemInfo, kind byte) (objec
 	o.owned = true
 	return o, nil
 }
+
+// The literal constants above must agree with what they summarise.
+var (
+	_ [MaxNameLen - (255 - len(metaPrefix) - len(metaSuffix))]byte
+	_ [(255 - len(metaPrefix) - len(metaSuffix)) - MaxNameLen]byte
+	_ [ValueSize - (headerSize + 8)]byte
+	_ [(headerSize + 8) - ValueSize]byte
+)

@@ -15,7 +15,7 @@ import (
 // Create also writes a metadata file ".procshare-NAME.meta" next to the
 // segment, hence the smaller limit. Open accepts names up to 255 bytes, so
 // it can open any segment Python created.
-const MaxNameLen = 255 - len(metaPrefix) - len(metaSuffix)
+const MaxNameLen = 239 // 255 - len(".procshare-") - len(".meta")
 
 const maxOpenNameLen = 255
 
