@@ -155,6 +155,9 @@ func Mul(a, n Value) (Value, error) {
 	if times < 0 {
 		times = 0
 	}
+	if seqLen(seq) == 0 {
+		times = 0 // an empty sequence stays empty, however large the count
+	}
 	length := seqLen(seq)
 	if length > 0 && times > maxRepeat/int64(length) {
 		return nil, fmt.Errorf("pickle: repeating a %s of %d elements %s times: %w", TypeName(seq), length, Str(count), ErrTooLarge)

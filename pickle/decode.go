@@ -1044,6 +1044,19 @@ func reduce(fn Value, args Tuple) Value {
 		if v, ok := interpret(g, args); ok {
 			return v
 		}
+		// copyreg.__newobj_ex__(cls, args, kwargs) and
+		// copyreg.__newobj__(cls, *args) are NEWOBJ_EX and NEWOBJ spelled
+		// as calls (the encoder writes the former for protocols 2 and 3).
+		if g == globalNewObjEx && len(args) == 3 {
+			a, ok1 := args[1].(Tuple)
+			kw, ok2 := args[2].(*Dict)
+			if ok1 && ok2 {
+				return newObj(args[0], a, kw)
+			}
+		}
+		if g == globalNewObj && len(args) >= 1 {
+			return newObj(args[0], append(Tuple{}, args[1:]...), nil)
+		}
 	}
 	return &Object{Callable: fn, Args: args}
 }

@@ -42,6 +42,7 @@ func TestDecodeOpcodes(t *testing.T) {
 		{"APPEND on object", "\x80\x02cm\nL\n)RK\x01a(K\x02K\x03e.", "<m.L() items=[1, 2, 3]>"},
 		{"SETITEMS on object", "\x80\x02cm\nD\n)R(K\x01K\x02u.", "<m.D() items={1: 2}>"},
 		{"NEWOBJ_EX", "\x80\x04\x8c\x01m\x8c\x01K\x93)}\x8c\x01a\x94K\x01s\x92.", "m.K.__new__(a=1)"},
+		{"NEWOBJ_EX with a tuple kwargs key", "\x80\x04\x8c\x01m\x8c\x01K\x93)}K\x01\x85K\x02s\x92.", "m.K.__new__((1,)=2)"},
 		{"complex via NEWOBJ", "\x80\x02c__builtin__\ncomplex\nG?\xf0\x00\x00\x00\x00\x00\x00K\x02\x86\x81.", "(1+2j)"},
 		{"list() of a tuple", "\x80\x03cbuiltins\nlist\nK\x01K\x02\x86\x85R.", "[1, 2]"},
 		{"bytes(list)", "\x80\x03cbuiltins\nbytes\n]K\x41a\x85R.", "b'A'"},

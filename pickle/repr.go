@@ -225,13 +225,15 @@ func (r *reprState) object(o *Object, depth int) {
 	r.put("(")
 	r.items(o.Args, depth)
 	if o.Kwargs != nil {
+		sep := len(o.Args) > 0
 		for _, e := range o.Kwargs.t.entries {
 			if !e.live {
 				continue
 			}
-			if len(o.Args) > 0 || e.key != o.Kwargs.t.entries[0].key {
+			if sep {
 				r.put(", ")
 			}
+			sep = true
 			r.put(Str(e.key))
 			r.put("=")
 			r.repr(e.value, depth+1)

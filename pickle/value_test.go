@@ -378,6 +378,8 @@ func TestAddMul(t *testing.T) {
 		{"*", "ab", int64(3), "'ababab'"},
 		{"*", int64(2), pickle.Tuple{int64(1)}, "(1, 1)"},
 		{"*", list(int64(1)), int64(-1), "[]"},
+		{"*", list(), bigInt("100000000000000000000000"), "[]"},
+		{"*", "ab", bigInt("-100000000000000000000000"), "''"},
 		{"*", "a", 2.0, "can't multiply sequence by non-int of type 'float'"},
 		{"*", pickle.NewDict(), int64(2), "unsupported operand type(s) for *: 'dict' and 'int'"},
 	}
