@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/procshare/procshare/manager"
+)
+
+func init() {
+	register(command{
+		name:    "serve",
+		summary: "run a manager server that Go and Python clients use",
+		run: func(ctx context.Context, args []string) error {
+			return serveCommand(ctx, args, os.Stderr)
+		},
+	})
+}
+
+const serveUsage = `usage: procshare serve [flags]
+
+Runs a manager server speaking CPython's multiprocessing.managers protocol:
+Python 3.8-3.13 clients connect with SyncManager(address, authkey).connect()
+(or a BaseManager subclass), Go clients with manager.Dial. SIGINT or
+SIGTERM, or a client's shutdown request, stops it gracefully.
+
+The authkey is mandatory. Without --authkey-file, 32 random bytes are
+written to a new file (mode 0600) whose path is printed; give that file to
+the clients. The key is the file's bytes exactly (no newline is stripped).
+
+On startup it prints "procshare: serving on ADDRESS" on stderr (and writes
+ADDRESS to --addr-file), so scripts can use port 0.
+
+flags:
+`
+
+// exposeFlag collects repeated --expose NAME=TYPEID flags.
+type exposeFlag []manager.ExposedObject
+
+func (e *exposeFlag) String() string {
+	var parts []string
+	for _, x := range *e {
+		parts = append(parts, x.Name+"="+x.TypeID)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (e *exposeFlag) Set(s string) error {
+	name, typeid, ok := strings.Cut(s, "=")
+	if !ok || name == "" || typeid == "" {
+		return fmt.Errorf("want NAME=TYPEID (e.g. get_queue=Queue), got %q", s)
+	}
+	*e = append(*e, manager.ExposedObject{Name: name, TypeID: typeid})
+	return nil
+}
+
+// serveCommand runs "procshare serve" until ctx is cancelled or a client
+// sends shutdown. Messages go to stderr.
+func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serveUsage)
+		fs.PrintDefaults()
+	}
+	address := fs.String("address", "127.0.0.1:50000", "`host:port` for TCP, or a Unix socket path (created with mode 0600)")
+	keyFile := fs.String("authkey-file", "", "file holding the authkey (default: generate one)")
+	addrFile := fs.String("addr-file", "", "write the listening address to this `file` once serving")
+	release := fs.Bool("release-on-disconnect", false, "release Lock/Semaphore acquisitions of clients whose connection dies")
+	verbose := fs.Bool("v", false, "log connections, errors and recovered panics to stderr")
+	var expose exposeFlag
+	fs.Var(&expose, "expose", "a named shared object `NAME=TYPEID` (e.g. get_queue=Queue); repeatable")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	addr, err := manager.ParseAddress(*address)
+	if err != nil {
+		return err
+	}
+	key, err := loadOrCreateAuthkey(*keyFile, stderr)
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	srv, err := manager.NewServer(&manager.ServerConfig{
+		Authkey:             key,
+		ReleaseOnDisconnect: *release,
+		Expose:              expose,
+		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := manager.Listen(addr)
+	if err != nil {
+		return err
+	}
+	real := ln.Addr().String()
+	if _, ok := ln.Addr().(*net.UnixAddr); ok {
+		real = addr.Addr
+	}
+	if *addrFile != "" {
+		if err := os.WriteFile(*addrFile, []byte(real), 0o644); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "procshare: serving on %s\n", real)
+	err = srv.Serve(ctx, ln)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	fmt.Fprintln(stderr, "procshare: server stopped")
+	return err
+}
+
+// loadOrCreateAuthkey reads the key file, or generates 32 random bytes into
+// a new 0600 file and says where.
+func loadOrCreateAuthkey(path string, stderr io.Writer) ([]byte, error) {
+	if path != "" {
+		key, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(key) == 0 {
+			return nil, fmt.Errorf("authkey file %s is empty", path)
+		}
+		return key, nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp("", "procshare-authkey-*") // mode 0600
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "procshare: authkey written to %s\n", f.Name())
+	return key, nil
+}

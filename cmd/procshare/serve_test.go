@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/procshare/procshare/internal/pyenv"
+	"github.com/procshare/procshare/manager"
+)
+
+// syncBuffer is a bytes.Buffer safe for the command's goroutine and the
+// test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFile waits for path to exist with content.
+func waitFile(t *testing.T, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			return string(b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared", path)
+	return ""
+}
+
+func shortTempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "psc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func TestServeAndInspect(t *testing.T) {
+	for _, network := range []string{"unix", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			dir := shortTempDir(t)
+			address := "127.0.0.1:0"
+			if network == "unix" {
+				address = filepath.Join(dir, "m.sock")
+			}
+			addrFile := filepath.Join(dir, "addr")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var stderr syncBuffer
+			done := make(chan error, 1)
+			go func() {
+				done <- serveCommand(ctx, []string{"--address", address, "--addr-file", addrFile,
+					"--expose", "get_queue=Queue", "--expose", "shared=dict", "--release-on-disconnect"}, &stderr)
+			}()
+			addr := waitFile(t, addrFile)
+			if network == "unix" {
+				if fi, err := os.Stat(address); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Fatalf("socket mode: %v %v", fi.Mode(), err)
+				}
+			}
+			if !strings.Contains(stderr.String(), "procshare: serving on "+addr) {
+				t.Fatalf("stderr: %q", stderr.String())
+			}
+			// The generated key file.
+			_, path, ok := strings.Cut(stderr.String(), "authkey written to ")
+			if !ok {
+				t.Fatalf("no authkey path in %q", stderr.String())
+			}
+			keyFile := strings.TrimSpace(strings.SplitN(path, "\n", 2)[0])
+			defer os.Remove(keyFile)
+			if fi, err := os.Stat(keyFile); err != nil || fi.Size() != 32 || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("key file: %v %v", fi, err)
+			}
+
+			var out bytes.Buffer
+			if err := inspectCommand(ctx, []string{"--address", addr, "--authkey-file", keyFile}, &out, os.Stderr); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), "get_queue") || !strings.Contains(out.String(), "shared") ||
+				!strings.Contains(out.String(), "REFCOUNT") {
+				t.Fatalf("inspect output:\n%s", out.String())
+			}
+			// A wrong key fails cleanly.
+			bad := filepath.Join(dir, "bad")
+			os.WriteFile(bad, []byte("wrong"), 0o600)
+			if err := inspectCommand(ctx, []string{"--address", addr, "--authkey-file", bad}, &out, os.Stderr); err == nil {
+				t.Fatal("inspect with a wrong key succeeded")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("serve: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("serve did not stop on cancel")
+			}
+		})
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	ctx := context.Background()
+	var stderr syncBuffer
+	if err := serveCommand(ctx, []string{"--expose", "noequals"}, &stderr); err == nil {
+		t.Fatal("bad --expose accepted")
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(empty, nil, 0o600)
+	if err := serveCommand(ctx, []string{"--authkey-file", empty}, &stderr); err == nil {
+		t.Fatal("empty authkey accepted")
+	}
+	if err := serveCommand(ctx, []string{"--authkey-file", empty + "x"}, &stderr); err == nil {
+		t.Fatal("missing authkey file accepted")
+	}
+	if err := inspectCommand(ctx, []string{"--address", "x:1"}, &stderr, &stderr); err == nil {
+		t.Fatal("inspect without --authkey-file accepted")
+	}
+}
+
+// TestServeShutdownByClient: a client's shutdown request stops serve.
+func TestServeShutdownByClient(t *testing.T) {
+	dir := shortTempDir(t)
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte("k3y"), 0o600)
+	addrFile := filepath.Join(dir, "addr")
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- serveCommand(context.Background(), []string{"--address", "127.0.0.1:0",
+			"--authkey-file", keyFile, "--addr-file", addrFile}, &stderr)
+	}()
+	addr, err := manager.ParseAddress(waitFile(t, addrFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind, _, err := managerCall(context.Background(), addr, []byte("k3y"), "shutdown")
+	if err != nil || kind != "#RETURN" {
+		t.Fatalf("shutdown: %s %v", kind, err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop on shutdown")
+	}
+}
+
+// TestInspectCPythonManager: against a CPython manager inspect falls back
+// to debug_info.
+func TestInspectCPythonManager(t *testing.T) {
+	py := pyenv.Latest(t)
+	dir := shortTempDir(t)
+	sock := filepath.Join(dir, "py.sock")
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte("pykey"), 0o600)
+	script := `
+import sys
+from multiprocessing.managers import SyncManager
+m = SyncManager(address=sys.argv[1], authkey=b"pykey")
+s = m.get_server()
+s.create(None, "list", [1, 2, 3])
+print("READY", flush=True)
+s.serve_forever()
+`
+	cmd := exec.Command(py.Path, "-c", script, sock)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	buf := make([]byte, 6)
+	if _, err := stdout.Read(buf); err != nil || string(buf) != "READY\n" {
+		t.Fatalf("python: %q %v", buf, err)
+	}
+	var out bytes.Buffer
+	if err := inspectCommand(context.Background(), []string{"--address", sock, "--authkey-file", keyFile}, &out, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "debug_info") || !strings.Contains(out.String(), "refcount=1") ||
+		!strings.Contains(out.String(), "[1, 2, 3]") {
+		t.Fatalf("inspect output:\n%s", out.String())
+	}
+}
