@@ -1133,6 +1133,227 @@ class TestExtensions(Base):
 
 
 # ---------------------------------------------------------------------------
+# exception messages: what a user sees when printing the error (identical in
+# CPython 3.8 - 3.13 for these)
+
+class TestMessages(Base):
+    def check(self, exc, fn, *args, message):
+        with self.assertRaises(exc) as cm:
+            fn(*args)
+        self.assertEqual(str(cm.exception), message)
+        return cm.exception
+
+    def test_list(self):
+        l = M.list([1, 'a'])
+        self.check(IndexError, l.__getitem__, 5, message='list index out of range')
+        self.check(IndexError, l.__setitem__, 5, 0, message='list assignment index out of range')
+        self.check(IndexError, M.list().pop, message='pop from empty list')
+        self.check(IndexError, l.pop, 7, message='pop index out of range')
+        self.check(ValueError, l.index, 'zz', message="'zz' is not in list")
+        self.check(TypeError, l.sort,
+                   message="'<' not supported between instances of 'str' and 'int'")
+        self.check(ValueError, l.__setitem__, slice(None, None, 2), [1, 2, 3],
+                   message='attempt to assign sequence of size 3 to extended slice of size 1')
+
+    def test_dict(self):
+        d = M.dict()
+        e = self.check(KeyError, d.__getitem__, ('k', 1), message="('k', 1)")
+        self.assertEqual(e.args, (('k', 1),))
+        self.check(KeyError, d.popitem, message="'popitem(): dictionary is empty'")
+        self.check(TypeError, d.__setitem__, [1], 0, message="unhashable type: 'list'")
+        self.check(TypeError, d.get, {}, message="unhashable type: 'dict'")
+
+    def test_sync(self):
+        self.check(RuntimeError, M.Lock().release, message='release unlocked lock')
+        self.check(RuntimeError, M.RLock().release, message='cannot release un-acquired lock')
+        self.check(ValueError, M.BoundedSemaphore(1).release,
+                   message='Semaphore released too many times')
+        c = M.Condition()
+        self.check(RuntimeError, c.wait, 0.01, message='cannot wait on un-acquired lock')
+        self.check(RuntimeError, c.notify, message='cannot notify on un-acquired lock')
+        self.check(ValueError, M.Lock().acquire, False, 1,
+                   message="can't specify a timeout for a non-blocking call")
+
+    def test_queue(self):
+        q = M.Queue()
+        self.check(ValueError, q.task_done, message='task_done() called too many times')
+        self.check(ValueError, q.get, True, -1, message="'timeout' must be a non-negative number")
+        e = self.check(queue.Empty, q.get_nowait, message='')
+        self.assertEqual(e.args, ())
+
+    def test_namespace_and_array(self):
+        ns = M.Namespace()
+        with self.assertRaises(AttributeError) as cm:
+            ns.nope
+        self.assertEqual(str(cm.exception), "'Namespace' object has no attribute 'nope'")
+        self.check(IndexError, M.Array('i', [1]).__getitem__, 1, message='array index out of range')
+        self.check(IndexError, M.Array('i', [1]).__setitem__, 1, 0,
+                   message='array assignment index out of range')
+
+    def test_iteration(self):
+        d = M.dict(a=1)
+        it = iter(d)
+        d['b'] = 2
+        self.check(RuntimeError, next, it, message='dictionary changed size during iteration')
+        self.check(StopIteration, next, iter(M.dict()), message='')
+
+
+# ---------------------------------------------------------------------------
+# more semantics
+
+class TestSemantics(Base):
+    def test_condition_notify_n(self):
+        c, v = M.Condition(), M.Value('i', 0)
+        res = []
+
+        def waiter():
+            with c:
+                v.value += 1
+                res.append(c.wait(2))
+        ts = [run_thread(waiter) for _ in range(3)]
+        deadline = time.monotonic() + 20
+        while v.value < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with c:
+            c.notify(2)
+        self.join(*ts)
+        self.assertEqual(sorted(res), [False, True, True])
+
+    def test_barrier_n_waiting(self):
+        b = M.Barrier(2)
+        t = run_thread(b.wait, 20)
+        deadline = time.monotonic() + 20
+        while b.n_waiting < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(b.n_waiting, 1)
+        self.assertIn(b.wait(20), (0, 1))
+        self.join(t)
+
+    def test_queue_producers_consumers(self):
+        q, out = M.Queue(8), M.list()
+
+        def produce(base):
+            for i in range(100):
+                q.put(base + i)
+
+        def consume():
+            while True:
+                x = q.get()
+                if x is None:
+                    return
+                out.append(x)
+        ps = [run_thread(produce, k * 1000) for k in range(3)]
+        cs = [run_thread(consume) for _ in range(3)]
+        self.join(*ps)
+        for _ in cs:
+            q.put(None)
+        self.join(*cs)
+        self.assertEqual(sorted(out[:]), sorted(k * 1000 + i for k in range(3) for i in range(100)))
+
+    def test_list_extended_slices(self):
+        l = M.list(range(6))
+        l[::2] = ['a', 'b', 'c']
+        self.assertEqual(l[:], ['a', 1, 'b', 3, 'c', 5])
+        del l[1::2]
+        self.assertEqual(l[:], ['a', 'b', 'c'])
+        self.assertEqual(l * 0, [])
+        self.assertEqual(l * -1, [])
+        l *= 0
+        self.assertEqual(len(l), 0)
+
+    def test_dict_more(self):
+        d = M.dict()
+        self.assertIsNone(d.setdefault('n'))
+        d.update(x=1)
+        d.update({2: 'two'}, y=2)
+        self.assertEqual(d.copy(), {'n': None, 'x': 1, 2: 'two', 'y': 2})
+        with self.assertRaises(TypeError):
+            [1] in d
+        self.assertEqual(M.dict({(1, 2): 'k'}, **{'z': 0}).copy(), {(1, 2): 'k', 'z': 0})
+
+    def test_namespace_holding_proxies(self):
+        ns = M.Namespace()
+        ns.d = M.dict()
+        ns.d['a'] = 1
+        self.assertEqual(ns.d['a'], 1)
+        ns.items = M.list([1])
+        ns.items.append(2)
+        self.assertEqual(ns.items[:], [1, 2])
+
+    def test_getvalue_of_every_kind(self):
+        self.assertEqual(M.dict(a=1)._getvalue(), {'a': 1})
+        self.assertEqual(M.Array('d', [1.5])._getvalue(), array.array('d', [1.5]))
+        ns = M.Namespace(a=1)._getvalue()
+        self.assertEqual((type(ns).__name__, ns.a), ('Namespace', 1))
+        self.assertEqual(copy.deepcopy(M.Value('i', 3)).value, 3)
+
+    def test_released_object_is_gone(self):
+        l = M.list([1])
+        token = l._token
+        del l
+        gc.collect()
+        with self.assertRaises(RemoteError):
+            # building a proxy increfs the id: the server no longer has it
+            multiprocessing.managers.ListProxy(token, 'pickle', manager=M, authkey=AUTHKEY)
+
+    def test_queue_maxsize_keyword(self):
+        q = M.Queue(maxsize=1)
+        q.put(1)
+        self.assertTrue(q.full())
+
+    def test_value_kinds(self):
+        for x in (True, None, 2 ** 100, 'text', (1, 2)):
+            v = M.Value('O', x)
+            self.assertEqual(v.value, x)
+
+
+# ---------------------------------------------------------------------------
+# clients that die
+
+def _blocked_get(authkey, q, ready):
+    multiprocessing.current_process().authkey = authkey
+    ready.set()
+    q.get()  # never returns: the process is killed
+
+
+def _hold_lock(authkey, lock, ready):
+    multiprocessing.current_process().authkey = authkey
+    lock.acquire()
+    ready.set()
+    time.sleep(60)
+
+
+class TestDeadClients(Base):
+    def test_server_serves_after_client_killed_in_blocking_get(self):
+        ctx = multiprocessing.get_context('fork')
+        q, ready = M.Queue(), M.Event()
+        p = ctx.Process(target=_blocked_get, args=(AUTHKEY, q, ready))
+        p.start()
+        self.assertTrue(ready.wait(30))
+        time.sleep(0.1)  # let the child's get reach the server
+        p.kill()
+        p.join(30)
+        q.put('after')
+        if PROCSHARE:
+            # procshare drops a dead connection's blocked call: the item
+            # is not consumed by the dead client (CPython's server loses it).
+            self.assertEqual(q.get(timeout=5), 'after')
+        self.assertEqual(M.list([1])[:], [1])
+
+    def test_lock_of_killed_client_stays_held(self):
+        # CPython never releases it; procshare neither, unless the server
+        # runs with ReleaseOnDisconnect.
+        ctx = multiprocessing.get_context('fork')
+        lock, ready = M.Lock(), M.Event()
+        p = ctx.Process(target=_hold_lock, args=(AUTHKEY, lock, ready))
+        p.start()
+        self.assertTrue(ready.wait(30))
+        p.kill()
+        p.join(30)
+        self.assertFalse(lock.acquire(True, 0.2))
+
+
+# ---------------------------------------------------------------------------
 
 class LineResult(unittest.TextTestResult):
     """Adds one machine-readable @@RESULT line per test on stdout."""
