@@ -1,3 +1,5 @@
+//go:build unix
+
 package procshare_test
 
 import (
@@ -92,6 +94,3 @@ func rusage(who int) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
-
-// envExitAtOnce makes the test binary exit at once (see TestMain).
-const envExitAtOnce = "PROCSHARE_TEST_EXIT_AT_ONCE"

@@ -61,8 +61,8 @@ func runChild() int {
 	}
 	// Inherited descriptors must not leak into the function's own
 	// subprocesses: the parent waits for EOF on the result pipe.
-	syscall.CloseOnExec(fdControl)
-	syscall.CloseOnExec(fdResult)
+	closeOnExec(fdControl)
+	closeOnExec(fdResult)
 	ctl := os.NewFile(fdControl, "procshare-control")
 	res := os.NewFile(fdResult, "procshare-result")
 
@@ -111,7 +111,7 @@ func runChild() int {
 	finish(res, r, code)
 	if terminated.Load() {
 		// Die by the signal, so the parent sees -15 as for any terminated process.
-		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		killSelf(syscall.SIGTERM)
 		time.Sleep(time.Minute)
 	}
 	return code
@@ -174,7 +174,7 @@ func childArgs(f *Func, sp *spec) ([]reflect.Value, error) {
 		}
 		files := make([]*os.File, a.Files)
 		for j := range files {
-			syscall.CloseOnExec(fd)
+			closeOnExec(fd)
 			files[j] = os.NewFile(uintptr(fd), fmt.Sprintf("procshare-arg%d-%d", i+1, j))
 			fd++
 		}
@@ -214,16 +214,7 @@ func watchParent(ctl *os.File) {
 			break
 		}
 	}
-	syscall.Kill(os.Getpid(), syscall.SIGKILL)
-}
-
-// isPipe reports whether fd is an open pipe.
-func isPipe(fd int) bool {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return false
-	}
-	return st.Mode&syscall.S_IFMT == syscall.S_IFIFO
+	killSelf(syscall.SIGKILL)
 }
 
 // truncate shortens s to at most n bytes (and a note), so that a result

@@ -110,7 +110,9 @@
 // # Other systems
 //
 // macOS and the BSDs work the same way except for the parent-death signal
-// (the pipe watch alone kills daemon children). Windows is not supported.
+// (the pipe watch alone kills daemon children). On Windows and wasm the
+// package builds, but Start returns an error wrapping [errors.ErrUnsupported]:
+// a child there cannot inherit descriptors at fixed numbers.
 //
 // # Goroutine safety
 //

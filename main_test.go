@@ -9,8 +9,12 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envExitAtOnce) != "" {
-		os.Exit(0) // the baseline child of BenchmarkStartJoin100/exec
+		os.Exit(0)
 	}
 	procshare.Main() // children run their function here and exit
 	os.Exit(m.Run())
 }
+
+// envExitAtOnce makes the test binary exit at once: the baseline child of
+// BenchmarkStartJoin100/exec.
+const envExitAtOnce = "PROCSHARE_TEST_EXIT_AT_ONCE"

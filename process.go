@@ -133,6 +133,9 @@ func (p *Process) Start() error {
 	if !mainCalled.Load() {
 		return ErrNoMain
 	}
+	if err := supported(); err != nil {
+		return err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.started {
