@@ -1073,6 +1073,7 @@ var (
 	globalTuple     = Global{"builtins", "tuple"}
 	globalEncode    = Global{"_codecs", "encode"}
 	globalNewObjEx  = Global{"copyreg", "__newobj_ex__"}
+	globalGetattr   = Global{"builtins", "getattr"}
 )
 
 // interpret evaluates the calls that build model values, when the
@@ -1201,6 +1202,15 @@ func interpret(g Global, args Tuple) (Value, bool) {
 			return Slice{args[0], args[1], nil}, true
 		case 3:
 			return Slice{args[0], args[1], args[2]}, true
+		}
+	case globalGetattr:
+		// getattr(Outer, 'Inner'): how protocols before 4 name a nested class.
+		if len(args) == 2 {
+			parent, ok1 := args[0].(Global)
+			name, ok2 := args[1].(string)
+			if ok1 && ok2 && name != "" && !strings.Contains(name, ".") {
+				return Global{Module: parent.Module, Name: parent.Name + "." + name}, true
+			}
 		}
 	case globalRange:
 		for _, a := range args {

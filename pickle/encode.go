@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"strings"
 	"sync"
 )
 
@@ -497,7 +498,17 @@ func (e *encState) saveGlobal(g Global) error {
 		e.get(idx)
 		return nil
 	}
-	if e.proto >= 4 {
+	if i := strings.LastIndexByte(g.Name, '.'); i > 0 && e.proto < 4 {
+		// A nested name (Outer.Inner) cannot be written with GLOBAL before
+		// protocol 4; CPython writes getattr(Outer, 'Inner') instead.
+		if err := e.saveGlobal(globalGetattr); err != nil {
+			return err
+		}
+		if err := e.saveArgs([]Value{Global{Module: g.Module, Name: g.Name[:i]}, g.Name[i+1:]}); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, opReduce)
+	} else if e.proto >= 4 {
 		e.saveInternedStr(g.Module)
 		e.saveInternedStr(g.Name)
 		e.buf = append(e.buf, opStackGlobal)

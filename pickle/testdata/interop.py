@@ -62,6 +62,7 @@ OBJECTS = {
     "shared": shared,
     "nested": lambda: [pyobjs.Point(i, float(i)) for i in range(3)],
     "class": lambda: pyobjs.Point,
+    "nested_class": lambda: pyobjs.Outer.Inner(5),
 }
 
 

@@ -33,3 +33,14 @@ class KwOnly:
 
     def __eq__(self, other):
         return type(other) is KwOnly and self.size == other.size
+
+
+class Outer:
+    class Inner:
+        """A nested class: protocols 2-3 name it getattr(Outer, 'Inner')."""
+
+        def __init__(self, v):
+            self.v = v
+
+        def __eq__(self, other):
+            return type(other) is Outer.Inner and self.v == other.v
