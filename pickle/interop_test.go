@@ -207,3 +207,33 @@ func jsonNum(x any) string {
 	b, _ := json.Marshal(x)
 	return string(b)
 }
+
+// TestReprMatchesCPython compares Repr with CPython's repr for thousands of
+// random strs (printable and escaped characters of every plane, lone
+// surrogates) and floats. It uses CPython 3.12, whose Unicode database
+// (15.0) is the one Go's unicode package has.
+func TestReprMatchesCPython(t *testing.T) {
+	t.Parallel()
+	py := pyenv.Version(t, 12)
+	res := runPython(t, py, "reprs", nil)
+	if len(res) < 6000 {
+		t.Fatalf("only %d values", len(res))
+	}
+	bad := 0
+	for _, r := range res {
+		data, _ := hex.DecodeString(r["hex"].(string))
+		v, err := pickle.Unmarshal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pickle.Repr(v); got != r["repr"] {
+			bad++
+			if bad <= 10 {
+				t.Errorf("Repr = %s, CPython repr = %s", got, r["repr"])
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d reprs differ", bad, len(res))
+	}
+}

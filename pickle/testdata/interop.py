@@ -89,8 +89,37 @@ def equal(want, got):
         return False
 
 
+def random_values():
+    """Random strs (every plane, escapes, surrogates) and floats, for the
+    repr comparison."""
+    import random
+    import struct
+    rng = random.Random(1)
+    for _ in range(3000):
+        n = rng.randrange(1, 8)
+        chars = []
+        for _ in range(n):
+            r = rng.random()
+            if r < 0.3:
+                chars.append(chr(rng.randrange(0, 0x100)))
+            elif r < 0.8:
+                chars.append(chr(rng.randrange(0x100, 0x10000)))
+            else:
+                chars.append(chr(rng.randrange(0x10000, 0x110000)))
+        yield "".join(chars)
+    for _ in range(3000):
+        yield struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+    for e in range(-30, 30):
+        yield rng.random() * 10.0 ** e
+        yield float(rng.randrange(1, 10) * 10 ** max(e, 0))
+
+
 def main():
     mode = sys.argv[1]
+    if mode == "reprs":
+        for v in random_values():
+            print(json.dumps({"hex": pickle.dumps(v, 4).hex(), "repr": repr(v)}))
+        return
     if mode == "make":
         for name, make in OBJECTS.items():
             for proto in range(pickle.HIGHEST_PROTOCOL + 1):
