@@ -1,0 +1,113 @@
+// Package manager shares Python-style objects between processes through a
+// manager server that speaks CPython's own multiprocessing.managers
+// protocol: an unmodified CPython 3.8–3.13 client (SyncManager.connect(),
+// a BaseManager subclass, every stock proxy) works against the [Server] of
+// this package, and the Go client of this package works against a CPython
+// manager. Go and Python processes can thus share one dict, one queue, one
+// lock.
+//
+// PROTOCOL.md at the root of the repository describes the wire protocol in
+// full: framing, the two handshake forms, messages, connection kinds,
+// server methods, every typeid with its exposed methods, exceptions,
+// nested proxies, reference counts, and procshare's extensions.
+//
+// # Server
+//
+// [NewServer] builds a server from a [ServerConfig] (the authkey is
+// required: there is no default key) and [Server.Serve] runs it on a
+// listener ([Listen] creates TCP listeners and Unix sockets with mode
+// 0600). Every connection is served by its own goroutine: a call that
+// blocks (Queue.get, Lock.acquire, Event.wait, Condition.wait,
+// Barrier.wait, JoinableQueue.join) blocks only its own connection and is
+// woken by calls arriving on others. Objects are guarded by their own
+// mutexes, so calls on different objects never contend.
+//
+// The server holds the objects (the object table), counts client
+// references like CPython (create, incref, decref; an object is freed when
+// its count reaches zero), and serves these typeids:
+//
+//	typeid             Python object                  notes
+//	Queue              queue.Queue(maxsize=0)         3.13's shutdown(immediate) included
+//	JoinableQueue      queue.Queue(maxsize=0)         task_done, join
+//	Event              threading.Event()
+//	Lock               threading.Lock()               any connection may release it
+//	RLock              threading.RLock()              owned by a connection
+//	Semaphore          threading.Semaphore(value=1)
+//	BoundedSemaphore   threading.BoundedSemaphore(1)
+//	Condition          threading.Condition()          its RLock is owned by a connection
+//	Barrier            threading.Barrier(parties, timeout=None)   action= refused
+//	list               list(iterable=())
+//	dict               dict(mapping_or_pairs=(), **kw)  Python key equality
+//	Value              managers.Value(typecode, value)  value stored as given
+//	Array              array.array(typecode, seq)     typed, range-checked
+//	Namespace          managers.Namespace(**kw)
+//	Iterator           what dict.__iter__ returns     no create
+//	Pool, AsyncResult  refused: they run Python callables
+//
+// Ownership that Python keys by thread (RLock, a Condition's lock) is
+// keyed by connection, since a CPython client uses one connection per
+// thread.
+//
+// # Differences from CPython's server
+//
+// They are improvements no CPython client can observe, except where noted:
+//
+//   - A connection that dies while a call blocks is noticed (the server
+//     watches the socket while a call waits): the call is cancelled, so an
+//     item it would have received stays in the queue. A reply that cannot
+//     be written is compensated: items a get took go back to the front of
+//     the queue, lock acquisitions are released.
+//   - RLock and Condition ownership of a dead connection is released.
+//     Lock and Semaphore acquisitions are released too when
+//     ServerConfig.ReleaseOnDisconnect is set (CPython never does).
+//   - Proxies nested in stored values keep their objects alive only while
+//     referenced (CPython keeps them forever); an object taken out of a
+//     container lingers for a while so the client receiving it can incref.
+//   - Callables cannot run: Pool, Barrier(action=...) and list.sort(key=...)
+//     are refused with a clear error.
+//   - Client references are never released on disconnect, as in CPython.
+//
+// # Extensions
+//
+// Atomic read-modify-write methods are added to the exposed lists (a
+// Python AutoProxy simply gains methods; any proxy can call them with
+// _callmethod): Value.ps_add and ps_cas, dict.ps_incr and
+// ps_setdefault_add, list.ps_pop_many, Queue.ps_put_many, ps_get_many and
+// ps_unget. accept_connection(name, ps=True) returns the connection's id,
+// which the server method ps_interrupt(conn_id, seq=0) uses to interrupt a
+// blocking call; ps_info() lists the objects (procshare inspect). See
+// PROTOCOL.md for arguments, results and errors.
+//
+// # Values: Python and Go
+//
+// Values travel as pickles and are held by the server in the value model of
+// package pickle, so a Python client can store anything it can pickle:
+//
+//	Python                   Go (pickle.Value)
+//	None                     nil
+//	bool                     bool
+//	int                      int64, or *big.Int beyond 64 bits
+//	float                    float64
+//	complex                  complex128
+//	str                      string
+//	bytes / bytearray        []byte / *pickle.ByteArray
+//	tuple                    pickle.Tuple
+//	list                     *pickle.List
+//	dict                     *pickle.Dict
+//	set / frozenset          *pickle.Set / *pickle.FrozenSet
+//	slice, range             pickle.Slice, pickle.Range
+//	a proxy (RebuildProxy)   *pickle.Object, re-emitted unchanged
+//	any other object         *pickle.Object, kept opaque and re-emitted unchanged
+//
+// Operations follow Python: dict keys use Python equality (1, 1.0 and True
+// are one key), list.sort uses Python's ordering, str() and repr() print
+// like CPython.
+//
+// # Concurrency and processes
+//
+// A Server is safe for concurrent use by any number of goroutines and
+// serves any number of client processes; its objects are process-shared by
+// construction (they live in the server). Close stops it and waits for its
+// goroutines. The server never executes code sent by clients: pickled
+// globals are data.
+package manager
