@@ -112,7 +112,7 @@ func (a *Array[T]) CopyFrom(src []T) int { return copy(a.Slice(), src) }
 // maps the segment that the parent's ShareFiles passed and checks that the
 // array there has T's size and typecode and the parent's length.
 func (a *Array[T]) AttachFiles(files []*os.File, meta []byte) error {
-	o, err := attachFiles(files, meta, infoOf[T](), kindArray)
+	o, err := a.object.attach(files, meta, infoOf[T](), kindArray)
 	if err != nil {
 		return err
 	}

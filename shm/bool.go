@@ -70,7 +70,7 @@ func (b *Bool) CompareAndSwap(old, new bool) bool { return casBool(b.data, old, 
 
 // AttachFiles implements the procshare sharing contract in a child.
 func (b *Bool) AttachFiles(files []*os.File, meta []byte) error {
-	o, err := attachFiles(files, meta, infoOf[bool](), kindValue)
+	o, err := b.object.attach(files, meta, infoOf[bool](), kindValue)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (a *BoolArray) CopyFrom(src []bool) int {
 
 // AttachFiles implements the procshare sharing contract in a child.
 func (a *BoolArray) AttachFiles(files []*os.File, meta []byte) error {
-	o, err := attachFiles(files, meta, infoOf[bool](), kindArray)
+	o, err := a.object.attach(files, meta, infoOf[bool](), kindArray)
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,8 @@ const (
 //
 // A ShareableList is safe for use by multiple goroutines as far as Go's
 // memory safety is concerned: every read is bounds-checked against the
-// segment. It is not synchronised, like Python's: a Get that races with a
+// segment. The zero ShareableList is usable only as the receiver of
+// AttachFiles. It is not synchronised, like Python's: a Get that races with a
 // Set of the same item (in any process) may see a torn or mixed value. Use
 // a lock (ipcsync) when items change concurrently. No method blocks.
 type ShareableList struct {
@@ -633,6 +634,10 @@ func (l *ShareableList) ShareFiles() ([]*os.File, []byte, error) {
 // AttachFiles implements the procshare sharing contract in the child: it
 // maps the segment and validates the list header.
 func (l *ShareableList) AttachFiles(files []*os.File, meta []byte) error {
+	if l.seg != nil {
+		closeFiles(files)
+		return errors.New("shm: attach: list already attached")
+	}
 	var m segmentMeta
 	if err := json.Unmarshal(meta, &m); err != nil {
 		closeFiles(files)

@@ -3,6 +3,7 @@ package shm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -282,9 +283,14 @@ func (o *object) ShareFiles() ([]*os.File, []byte, error) {
 	return files, meta, nil
 }
 
-// attachFiles maps the segment a parent shared and validates the object's
-// header: the child's element type must match the parent's.
-func attachFiles(files []*os.File, meta []byte, info elemInfo, kind byte) (object, error) {
+// attach maps the segment a parent shared and validates the object's
+// header: the child's element type must match the parent's. The receiver
+// must be unattached (a zero value).
+func (o *object) attach(files []*os.File, meta []byte, info elemInfo, kind byte) (object, error) {
+	if o.seg != nil {
+		closeFiles(files)
+		return object{}, errors.New("shm: attach: object already attached")
+	}
 	var m objectMeta
 	if err := json.Unmarshal(meta, &m); err != nil {
 		closeFiles(files)
@@ -294,13 +300,13 @@ func attachFiles(files []*os.File, meta []byte, info elemInfo, kind byte) (objec
 	if err := seg.attach(files, m.Seg); err != nil {
 		return object{}, err
 	}
-	o, err := attachObject(seg, m.Off, info, kind, m.N, 0)
+	no, err := attachObject(seg, m.Off, info, kind, m.N, 0)
 	if err != nil {
 		seg.Close()
 		return object{}, err
 	}
-	o.owned = true
-	return o, nil
+	no.owned = true
+	return no, nil
 }
 
 // The literal constants above must agree with what they summarise.

@@ -78,7 +78,7 @@ func (v *Value[T]) StoreRaw(x T) { *(*T)(v.data) = x }
 // maps the segment that the parent's ShareFiles passed and checks that the
 // Value there has element type T's size and typecode.
 func (v *Value[T]) AttachFiles(files []*os.File, meta []byte) error {
-	o, err := attachFiles(files, meta, infoOf[T](), kindValue)
+	o, err := v.object.attach(files, meta, infoOf[T](), kindValue)
 	if err != nil {
 		return err
 	}
