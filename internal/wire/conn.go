@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"net"
 	"strconv"
@@ -287,19 +286,4 @@ func (c *Conn) writeLarge(p []byte) error {
 	}
 	c.wbuf = c.wbuf[:0]
 	return nil
-}
-
-// frameError is an error with a message of its own that matches several
-// sentinels (errors.Is).
-type frameError struct {
-	msg  string
-	errs []error
-}
-
-func (e *frameError) Error() string   { return e.msg }
-func (e *frameError) Unwrap() []error { return e.errs }
-
-// errIsFraming reports whether err is a framing violation by the peer.
-func errIsFraming(err error) bool {
-	return errors.Is(err, ErrFrameTooLarge) || errors.Is(err, ErrBadFrame)
 }

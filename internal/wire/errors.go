@@ -51,3 +51,18 @@ func (e *FrameTooLargeError) Error() string {
 
 // Is makes errors.Is(err, ErrFrameTooLarge) true.
 func (e *FrameTooLargeError) Is(target error) bool { return target == ErrFrameTooLarge }
+
+// frameError is an error with a message of its own that matches several
+// sentinels (errors.Is).
+type frameError struct {
+	msg  string
+	errs []error
+}
+
+func (e *frameError) Error() string   { return e.msg }
+func (e *frameError) Unwrap() []error { return e.errs }
+
+// errIsFraming reports whether err is a framing violation by the peer.
+func errIsFraming(err error) bool {
+	return errors.Is(err, ErrFrameTooLarge) || errors.Is(err, ErrBadFrame)
+}
