@@ -1490,6 +1490,15 @@ func height(v Value, limit int) int {
 	return h.walk(v, 0)
 }
 
+func scalars(items []Value) bool {
+	for _, c := range items {
+		if _, ok := identOf(c); ok {
+			return false
+		}
+	}
+	return true
+}
+
 type heightWalker struct {
 	memo  map[ident]int // -1 while being measured
 	limit int
@@ -1499,6 +1508,18 @@ func (h *heightWalker) walk(v Value, depth int) int {
 	id, ok := identOf(v)
 	if !ok {
 		return 0
+	}
+	// Leaf containers (all elements scalars) are the common case: no need
+	// to remember them.
+	switch x := v.(type) {
+	case Tuple:
+		if scalars(x) {
+			return 1
+		}
+	case *List:
+		if scalars(x.Items) {
+			return 1
+		}
 	}
 	if r, seen := h.memo[id]; seen {
 		return max(r, 0)
