@@ -79,7 +79,9 @@ type Conn struct {
 	rerr   error  // sticky: the stream cannot be resynchronised
 
 	// Writer state, owned by the goroutine writing.
-	wbuf []byte // encoded frames not yet written
+	wbuf []byte      // encoded frames not yet written
+	iov  [2][]byte   // writeLarge's vector: wbuf and the payload
+	vec  net.Buffers // iov as consumed by WriteTo (a field: no allocation)
 }
 
 // NewConn returns a Conn that frames c. A nil cfg selects the defaults. The
@@ -270,8 +272,10 @@ func (c *Conn) Flush() error {
 func (c *Conn) writeLarge(p []byte) error {
 	c.wbuf = appendHeader(c.wbuf, len(p))
 	head := len(c.wbuf)
-	bufs := net.Buffers{c.wbuf, p}
-	n, err := bufs.WriteTo(c.nc)
+	c.iov = [2][]byte{c.wbuf, p}
+	c.vec = c.iov[:]
+	n, err := c.vec.WriteTo(c.nc)
+	c.iov, c.vec = [2][]byte{}, nil // do not keep the caller's p
 	if err != nil {
 		// Keep what was not sent, so that Flush can finish the frame.
 		var rest []byte
