@@ -115,7 +115,7 @@ func shmRemove(ctx context.Context, names []string, dead bool, stdout io.Writer)
 			return err
 		}
 		for _, in := range infos {
-			if !in.Alive {
+			if !in.Alive && in.PID > 0 { // PID 0: unreadable metadata, creator unknown
 				names = append(names, in.Name)
 			}
 		}
