@@ -281,9 +281,15 @@ func (d *Decoder) run() (result Value, err error) {
 		if off >= d.cfg.MaxInput {
 			return nil, &opFault{0, off, fmt.Errorf("pickle longer than %d bytes: %w", d.cfg.MaxInput, ErrTooLarge)}
 		}
-		op, err := d.readByte()
-		if err != nil {
-			return nil, &opFault{0, off, err}
+		var op byte
+		if d.pos < len(d.buf) {
+			op = d.buf[d.pos]
+			d.pos++
+		} else {
+			var err error
+			if op, err = d.readByte(); err != nil {
+				return nil, &opFault{0, off, err}
+			}
 		}
 		if op == opStop {
 			// Like CPython, ignore anything left below the result.
@@ -991,7 +997,11 @@ func (d *Decoder) pushPy2Str(raw []byte) error {
 func appendTo(t Value, items []Value) error {
 	switch x := t.(type) {
 	case *List:
-		x.Items = append(x.Items, items...)
+		if len(x.Items) == 0 && len(items) > 1 {
+			x.Items = items // popMark's fresh slice: no need to copy it again
+		} else {
+			x.Items = append(x.Items, items...)
+		}
 		return nil
 	case *Object:
 		x.ListItems = append(x.ListItems, items...)
