@@ -73,7 +73,24 @@
 // the 3.8 layout and the 3.9–3.13 one (see [ListLayout]; they differ, and
 // Go detects which one a segment holds). Items are int (int64), float
 // (float64), bool, str (string), bytes ([]byte) and None (nil). Like
-// Python's, it has no lock.
+// Python's, it has no lock. Its format, all integers native-endian int64
+// (struct 'q'), for N items:
+//
+//	0                count N
+//	8                3.9–3.13: N+1 offsets of the items' slots from the data
+//	                 start (the first 0, the last the data's size);
+//	                 3.8: N allocated slot sizes
+//	D = (N+2)×8      data (3.8: D = (N+1)×8): each slot a multiple of 8 bytes;
+//	                 int 'q', float 'd', bool 'xxxxxxx?' (byte 7), None
+//	                 'xxxxxx?x' (all zero), str/bytes 'Ks' (K = slot size,
+//	                 padded with NULs, which are stripped on read)
+//	D + data size    N packing formats, 8 bytes each, NUL-padded ASCII
+//	then             N back-transform codes, 1 byte each: 0 value as unpacked,
+//	                 1 str (UTF-8), 2 bytes, 3 None
+//
+// The segment is exactly that long. Python sizes a str slot by its length
+// in characters (8×(len/8+1)); Go by its UTF-8 length, so a non-ASCII
+// string that Python would silently truncate fits.
 //
 // # Passing to children
 //
