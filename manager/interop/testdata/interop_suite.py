@@ -1308,6 +1308,115 @@ class TestSemantics(Base):
 
 
 # ---------------------------------------------------------------------------
+# edge cases of values and arguments
+
+class TestEdges(Base):
+    def test_recursive_plain_list(self):
+        x = [1]
+        x.append(x)
+        d = M.dict()
+        d['r'] = x
+        got = d['r']
+        self.assertIs(got[1], got)
+        self.assertEqual(str(d), "{'r': [1, [...]]}")
+
+    def test_shared_references_kept(self):
+        a = [1]
+        d = M.dict()
+        d['k'] = [a, a]
+        got = d['k']
+        self.assertIs(got[0], got[1])
+
+    def test_deep_nesting(self):
+        x = []
+        for _ in range(400):
+            x = [x]
+        d = M.dict()
+        d['deep'] = x
+        self.assertEqual(d['deep'], x)
+
+    def test_opaque_keys(self):
+        d = M.dict()
+        d[datetime.date(2020, 1, 1)] = 'date'
+        d[decimal.Decimal('1.5')] = 'dec'
+        self.assertEqual(d[datetime.date(2020, 1, 1)], 'date')
+        self.assertEqual(d[decimal.Decimal('1.5')], 'dec')
+        self.assertEqual(len(d), 2)
+        self.assertIn(datetime.date(2020, 1, 1), d)
+
+    def test_array_typecodes(self):
+        f = M.Array('f', [0.1])
+        self.assertEqual(f[0], array.array('f', [0.1])[0])  # float32 rounding
+        for tc, vals in (('b', [-128, 127]), ('B', [0, 255]), ('h', [-2 ** 15]), ('H', [2 ** 16 - 1]),
+                         ('i', [-2 ** 31]), ('I', [2 ** 32 - 1]), ('l', [-2 ** 63]), ('L', [2 ** 64 - 1]),
+                         ('q', [2 ** 63 - 1]), ('Q', [2 ** 64 - 1]), ('d', [1e308]), ('u', ['x', '\u4e16'])):
+            a = M.Array(tc, vals)
+            self.assertEqual(a[:], array.array(tc, vals), tc)
+        with self.assertRaises(OverflowError):
+            M.Array('b', [0])[0] = 200
+
+    def test_timeouts_zero_and_negative(self):
+        self.assertFalse(M.Event().wait(0))
+        self.assertFalse(M.Event().wait(-1))
+        with self.assertRaises(queue.Empty):
+            M.Queue().get(True, 0)
+        c = M.Condition()
+        with c:
+            self.assertFalse(c.wait(0))
+        self.assertFalse(M.Semaphore(0).acquire(True, -1))  # Semaphore: -1 is not "forever"
+        lock = M.Lock()
+        lock.acquire()
+        with self.assertRaises(ValueError):
+            lock.acquire(True, -2)
+        with self.assertRaises(threading.BrokenBarrierError):
+            M.Barrier(2).wait(0)
+
+    def test_list_indices(self):
+        l = M.list(['a', 'b', 'c'])
+        self.assertEqual(l[True], 'b')
+        l.insert(-100, 'first')
+        l.insert(100, 'last')
+        self.assertEqual(l[:], ['first', 'a', 'b', 'c', 'last'])
+        self.assertEqual(l.index('c', -3), 3)
+        self.assertEqual(l.pop(-2), 'c')
+        with self.assertRaises(IndexError):
+            l[2 ** 70]
+        with self.assertRaises(TypeError):
+            l['x']
+
+    def test_wrong_arguments_are_typeerrors(self):
+        l, d = M.list(), M.dict()
+        with self.assertRaises(TypeError):
+            l._callmethod('append', ())
+        with self.assertRaises(TypeError):
+            l._callmethod('append', (1, 2))
+        with self.assertRaises(TypeError):
+            d._callmethod('pop', ())
+        with self.assertRaises(TypeError):
+            d._callmethod('get', (), {'key': 1})
+        self.assertEqual(len(l), 0)
+
+    def test_python_callables_cannot_run(self):
+        # sort(key=len) needs the server to call a Python function: CPython's
+        # can; procshare's must refuse it cleanly and keep the list intact.
+        l = M.list(['ccc', 'a', 'bb'])
+        if PROCSHARE:
+            with self.assertRaises(Exception):
+                l.sort(key=len)
+            self.assertEqual(l[:], ['ccc', 'a', 'bb'])
+        else:
+            l.sort(key=len)
+            self.assertEqual(l[:], ['a', 'bb', 'ccc'])
+        l.append(1)  # connection still fine
+
+    def test_iterator_methods_it_lacks(self):
+        it = iter(M.dict(a=1))
+        with self.assertRaises(RemoteError):
+            it.send(None)
+        self.assertEqual(next(it), 'a')
+
+
+# ---------------------------------------------------------------------------
 # clients that die
 
 def _blocked_get(authkey, q, ready):
