@@ -420,7 +420,18 @@ func (e *encState) saveBytes(b []byte) error {
 		for i, c := range b {
 			r[i] = rune(c)
 		}
-		return e.saveReduce(globalEncode, ident{}, string(r), "latin1")
+		if err := e.saveGlobal(globalEncode); err != nil {
+			return err
+		}
+		if err := e.saveStr(string(r)); err != nil {
+			return err
+		}
+		e.saveInternedStr("latin1") // one constant str object in CPython
+		e.buf = append(e.buf, opTuple2)
+		e.memoize(ident{})
+		e.buf = append(e.buf, opReduce)
+		e.memoize(ident{})
+		return nil
 	}
 	n := len(b)
 	switch {
@@ -537,7 +548,7 @@ func (e *encState) saveInternedStr(s string) {
 		e.get(idx)
 		return
 	}
-	if len(s) < 256 {
+	if len(s) < 256 && e.proto >= 4 {
 		e.buf = append(e.buf, opShortBinUnicode, byte(len(s)))
 	} else {
 		e.buf = binary.LittleEndian.AppendUint32(append(e.buf, opBinUnicode), uint32(len(s)))
