@@ -271,22 +271,29 @@ func newObjRLock(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) 
 }
 
 func (o *objRLock) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
+	return rlockCall(c, m, args, kw, &o.mu, &o.rlockState, o)
+}
+
+// rlockCall runs acquire and release of a connection-owned re-entrant
+// lock r guarded by mu, for the objects that have one (RLock, Condition);
+// st is the object, told when an owning connection closes.
+func rlockCall(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict, mu *sync.Mutex, r *rlockState, st srvConnState) (pickle.Value, error) {
 	switch m {
 	case "acquire":
 		block, deadline, err := lockTimeout(args, kw)
 		if err != nil {
 			return nil, err
 		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		ok, err := o.acquire(c, &o.mu, block, deadline, true)
+		mu.Lock()
+		defer mu.Unlock()
+		ok, err := r.acquire(c, mu, block, deadline, true)
 		if ok {
-			c.conn.trackState(o)
+			c.conn.trackState(st)
 			conn := c.conn
 			c.onFail(func() {
-				o.mu.Lock()
-				o.rlockState.release(conn)
-				o.mu.Unlock()
+				mu.Lock()
+				r.release(conn)
+				mu.Unlock()
 			})
 		}
 		return ok, err
@@ -294,9 +301,9 @@ func (o *objRLock) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 		if err := noArgs("release", args, kw); err != nil {
 			return nil, err
 		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		return nil, o.rlockState.release(c.conn)
+		mu.Lock()
+		defer mu.Unlock()
+		return nil, r.release(c.conn)
 	}
 	return nil, errNoMethod
 }
@@ -457,31 +464,8 @@ func newObjCondition(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, err
 
 func (o *objCondition) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
 	switch m {
-	case "acquire":
-		block, deadline, err := lockTimeout(args, kw)
-		if err != nil {
-			return nil, err
-		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		ok, err := o.lock.acquire(c, &o.mu, block, deadline, true)
-		if ok {
-			c.conn.trackState(o)
-			conn := c.conn
-			c.onFail(func() {
-				o.mu.Lock()
-				o.lock.release(conn)
-				o.mu.Unlock()
-			})
-		}
-		return ok, err
-	case "release":
-		if err := noArgs("release", args, kw); err != nil {
-			return nil, err
-		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		return nil, o.lock.release(c.conn)
+	case "acquire", "release":
+		return rlockCall(c, m, args, kw, &o.mu, &o.lock, o)
 	case "wait":
 		a := []pickle.Value{nil}
 		if err := waitParams.bind(args, kw, a); err != nil {

@@ -43,29 +43,11 @@ func srvTestChild(spec string) error {
 		return err
 	}
 	call := func(ident pickle.Value, method string, args ...pickle.Value) (pickle.Value, error) {
-		data, err := pickle.Marshal(pickle.Tuple{ident, method, pickle.Tuple(args), pickle.NewDict()})
-		if err != nil {
-			return nil, err
-		}
-		if err := wc.WriteFrame(data); err != nil {
-			return nil, err
-		}
 		if role == "get" && method == "get" {
-			return nil, nil // the reply never comes: we are killed blocked
+			// The reply never comes: we are killed blocked.
+			return nil, rawSend(wc, ident, method, args...)
 		}
-		f, err := wc.ReadFrame()
-		if err != nil {
-			return nil, err
-		}
-		v, err := pickle.Unmarshal(f)
-		if err != nil {
-			return nil, err
-		}
-		r := v.(pickle.Tuple)
-		if r[0] != "#RETURN" {
-			return nil, fmt.Errorf("%s: %s", method, pickle.Repr(r))
-		}
-		return r[1], nil
+		return rawCall(wc, ident, method, args...)
 	}
 	if _, err := call(nil, "accept_connection", "child"); err != nil {
 		return err
@@ -85,6 +67,36 @@ func srvTestChild(spec string) error {
 	fmt.Println("READY")
 	time.Sleep(time.Minute)
 	return nil
+}
+
+// rawSend writes one request without a testing.TB (child processes).
+func rawSend(wc *wire.Conn, ident pickle.Value, method string, args ...pickle.Value) error {
+	data, err := pickle.Marshal(pickle.Tuple{ident, method, pickle.Tuple(args), pickle.NewDict()})
+	if err != nil {
+		return err
+	}
+	return wc.WriteFrame(data)
+}
+
+// rawCall makes one call and returns the result of a '#RETURN' reply, or
+// an error.
+func rawCall(wc *wire.Conn, ident pickle.Value, method string, args ...pickle.Value) (pickle.Value, error) {
+	if err := rawSend(wc, ident, method, args...); err != nil {
+		return nil, err
+	}
+	f, err := wc.ReadFrame()
+	if err != nil {
+		return nil, err
+	}
+	v, err := pickle.Unmarshal(f)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := v.(pickle.Tuple)
+	if !ok || len(r) != 2 || r[0] != "#RETURN" {
+		return nil, fmt.Errorf("%s: %s", method, pickle.Repr(v))
+	}
+	return r[1], nil
 }
 
 // startChild runs the test binary as a child with a role and waits for its

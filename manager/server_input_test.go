@@ -254,23 +254,7 @@ func TestServerManyConnections(t *testing.T) {
 						return
 					}
 					call := func(id pickle.Value, m string, args ...pickle.Value) (pickle.Value, error) {
-						data, _ := pickle.Marshal(pickle.Tuple{id, m, pickle.Tuple(args), pickle.NewDict()})
-						if err := wc.WriteFrame(data); err != nil {
-							return nil, err
-						}
-						f, err := wc.ReadFrame()
-						if err != nil {
-							return nil, err
-						}
-						v, err := pickle.Unmarshal(f)
-						if err != nil {
-							return nil, err
-						}
-						r := v.(pickle.Tuple)
-						if r[0] != "#RETURN" {
-							return nil, fmt.Errorf("%s: %s", m, pickle.Repr(r))
-						}
-						return r[1], nil
+						return rawCall(wc, id, m, args...)
 					}
 					if _, err := call(nil, "accept_connection", "p"); err != nil {
 						errc <- err
