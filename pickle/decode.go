@@ -247,7 +247,10 @@ func (d *Decoder) reset() {
 
 // Decode reads and decodes the next pickle of the stream. At the end of the
 // input it returns io.EOF; a pickle cut short is a *DecodeError wrapping
-// ErrTruncated. Other errors are *DecodeError values.
+// ErrTruncated; a read error is returned as it is, or wrapped in a
+// *DecodeError when it interrupts a pickle. After an error the position in
+// the stream is unspecified: discard the Decoder. Decode blocks on reads
+// from the underlying reader.
 func (d *Decoder) Decode() (Value, error) {
 	d.reset()
 	if d.pos >= len(d.buf) {

@@ -509,7 +509,7 @@ func (e *encState) saveGlobal(g Global) error {
 		e.get(idx)
 		return nil
 	}
-	if i := strings.LastIndexByte(g.Name, '.'); i > 0 && e.proto < 4 {
+	if i := strings.LastIndexByte(g.Name, '.'); i > 0 && i < len(g.Name)-1 && e.proto < 4 {
 		// A nested name (Outer.Inner) cannot be written with GLOBAL before
 		// protocol 4; CPython writes getattr(Outer, 'Inner') instead.
 		if err := e.saveGlobal(globalGetattr); err != nil {

@@ -108,7 +108,7 @@ func hashFloat(f float64) uint64 {
 			return hashInt(int64(f))
 		}
 		b, _ := new(big.Float).SetFloat64(f).Int(nil)
-		return hashBig(b)
+		return hashBig(b) // |f| >= 2**63: never an int64
 	}
 	if math.IsNaN(f) {
 		return mix64(nanCount.Add(1) ^ intSeed)
@@ -129,6 +129,9 @@ func hashValue(v Value, budget *int) (uint64, error) {
 	case int64:
 		return hashInt(x), nil
 	case *big.Int:
+		if x.IsInt64() { // not canonical, but equal to an int64
+			return hashInt(x.Int64()), nil
+		}
 		return hashBig(x), nil
 	case float64:
 		return hashFloat(x), nil
