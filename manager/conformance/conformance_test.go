@@ -124,9 +124,13 @@ func runConformance(t *testing.T, py pyenv.Interpreter, address string, authkey 
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := os.Getenv("PROCSHARE_CONFORMANCE_START")
+	if start == "" {
+		start = "fork"
+	}
 	out := interop.RunScript(t, py, runTimeout, nil, runner,
 		"--address", address, "--authkey-hex", hex.EncodeToString(authkey),
-		"--exclude", strings.Join(exclude, ","), "--timeout", "120")
+		"--exclude", strings.Join(exclude, ","), "--timeout", "120", "--start-method", start)
 	var failed []string
 	for _, r := range out.Results {
 		r := r
@@ -154,10 +158,20 @@ func runConformance(t *testing.T, py pyenv.Interpreter, address string, authkey 
 	} else if out.Err != nil && len(failed) == 0 {
 		t.Errorf("runner.py: %v with no failing test reported\nstderr:\n%s", out.Err, interop.Tail(out.Stderr, 6000))
 	}
-	if len(failed) > 0 {
-		sort.Strings(failed)
-		t.Logf("%d of %d CPython %s manager tests failed: %s", len(failed), len(out.Results), py.Version, strings.Join(failed, " "))
+	passed, skipped := 0, 0
+	var secs float64
+	for _, r := range out.Results {
+		secs += r.Secs
+		switch r.Status {
+		case "pass":
+			passed++
+		case "skip":
+			skipped++
+		}
 	}
+	sort.Strings(failed)
+	t.Logf("summary %s against %s: %d passed, %d failed %v, %d skipped by the suite itself, %d not applicable; %.1f s in tests",
+		py.Version, address, passed, len(failed), failed, skipped, len(na), secs)
 }
 
 // TestConformance runs CPython's own manager tests against procshare's

@@ -24,6 +24,10 @@
 //	go test -short ./manager/conformance/           # the newest only (CI)
 //	PROCSHARE_CONFORMANCE=3.8,3.13 go test -short ./manager/conformance/
 //	PROCSHARE_CONFORMANCE_CPYTHON=1 go test -run AgainstCPython ./manager/conformance/
+//	PROCSHARE_CONFORMANCE_START=spawn go test ./manager/conformance/  # children spawned, not forked
+//
+// With -v each interpreter's run ends with a "summary" line: tests passed,
+// failed, skipped by CPython's suite itself, and not applicable.
 //
 // By hand, against any server:
 //

@@ -6,8 +6,9 @@
 
 Imports this interpreter's test._test_multiprocessing, builds its manager
 test classes (the WithManager* classes that install_tests_in_module_dict
-makes, TestSyncManagerTypes, and TestManagerExceptions on 3.13) and runs
-them with unittest, after patching BaseManager.start so that instead of
+makes, TestSyncManagerTypes, and TestManagerExceptions on 3.13) in the
+module procshare_conformance.py (next to this file, so spawned children
+can import them too) and runs them with unittest, after patching BaseManager.start so that instead of
 spawning a server process it connect()s to ADDR with the external authkey
 (also set as current_process().authkey, since nested proxies authenticate
 with the process key). BaseManager.shutdown becomes local: it marks the
@@ -29,7 +30,6 @@ import multiprocessing
 import os
 import sys
 import time
-import types
 import unittest
 
 from multiprocessing import managers, process, util
@@ -70,27 +70,12 @@ def patch_managers(address, authkey):
 
 
 def build_suite(start_method, pattern, exclude):
-    from test import _test_multiprocessing as T
-    mod = types.ModuleType('procshare_conformance')
-    sys.modules[mod.__name__] = mod
-    try:
-        T.install_tests_in_module_dict(mod.__dict__, start_method, only_type='manager')
-    except TypeError:  # 3.8 - 3.11 lack only_type
-        T.install_tests_in_module_dict(mod.__dict__, start_method)
-    classes = [c for n, c in sorted(mod.__dict__.items())
-               if isinstance(c, type) and n.startswith('WithManager')]
-    # Plain TestCases about managers (not installed with only_type).
-    for name in ('TestSyncManagerTypes', 'TestManagerExceptions'):
-        cls = getattr(T, name, None)
-        if cls is not None:
-            sub = type(name, (cls,), {'__module__': mod.__name__})
-            sub.__qualname__ = name
-            mod.__dict__[name] = sub
-            classes.append(sub)
+    os.environ['PROCSHARE_CONFORMANCE_START_METHOD'] = start_method
+    import procshare_conformance as mod
     loader = unittest.TestLoader()
     tests = []
-    for cls in classes:
-        for t in loader.loadTestsFromTestCase(cls):
+    for name in mod.MANAGER_CLASSES:
+        for t in loader.loadTestsFromTestCase(getattr(mod, name)):
             name = test_name(t)
             if pattern is not None and pattern not in name:
                 continue
