@@ -1208,6 +1208,14 @@ func interpret(g Global, args Tuple) (Value, bool) {
 		}
 		return complex(re, im), true
 	case globalSlice:
+		// Only slices of scalars become a Slice (a Slice has no identity,
+		// so nesting containers in one would escape the depth and sharing
+		// checks); anything else stays an opaque object.
+		for _, a := range args {
+			if !isScalar(a) {
+				return nil, false
+			}
+		}
 		switch len(args) {
 		case 1:
 			return Slice{nil, args[0], nil}, true
@@ -1247,6 +1255,15 @@ func interpret(g Global, args Tuple) (Value, bool) {
 		}
 	}
 	return nil, false
+}
+
+// isScalar reports whether v is a value without parts.
+func isScalar(v Value) bool {
+	switch v.(type) {
+	case nil, bool, int64, *big.Int, float64, complex128, string, []byte:
+		return true
+	}
+	return false
 }
 
 func iterItems(v Value) ([]Value, bool) {

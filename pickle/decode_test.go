@@ -48,6 +48,7 @@ func TestDecodeOpcodes(t *testing.T) {
 		{"bytes(list)", "\x80\x03cbuiltins\nbytes\n]K\x41a\x85R.", "b'A'"},
 		{"set() with unhashable stays opaque", "\x80\x03cbuiltins\nset\n]]a\x85R.", "builtins.set([[]])"},
 		{"_codecs.encode other codec stays opaque", "\x80\x03c_codecs\nencode\nX\x01\x00\x00\x00aX\x05\x00\x00\x00utf-8\x86R.", "_codecs.encode('a', 'utf-8')"},
+		{"slice of a list stays opaque", "\x80\x03cbuiltins\nslice\n]\x85R.", "builtins.slice([])"},
 		{"trailing data ignored", "N.garbage", "None"},
 		{"BININT", "J\xff\xff\xff\xff.", "-1"},
 		{"LONG1 negative", "\x80\x02\x8a\x01\xff.", "-1"},

@@ -468,6 +468,10 @@ func (e *encState) saveByteArray(b *ByteArray) error {
 
 // saveReduce writes fn(*args) with REDUCE and memoizes the result under k.
 func (e *encState) saveReduce(fn Global, k ident, args ...Value) error {
+	if err := e.enter(); err != nil {
+		return err
+	}
+	defer func() { e.depth-- }()
 	if err := e.saveGlobal(fn); err != nil {
 		return err
 	}
