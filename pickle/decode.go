@@ -117,15 +117,16 @@ type Decoder struct {
 	base int64 // stream offset of buf[0]
 
 	// Per-pickle state, reset by Decode.
-	start      int64 // stream offset where the current pickle began
-	proto      int
-	stack      []Value
-	marks      []int
-	memo       []Value
-	memoMap    map[int64]Value
-	memoCount  int
-	items      int
-	containers int
+	start       int64 // stream offset where the current pickle began
+	proto       int
+	stack       []Value
+	marks       []int
+	memo        []Value
+	memoMap     map[int64]Value
+	memoCount   int
+	items       int
+	containers  int
+	tupleHashes map[ident]uint64
 }
 
 // NewDecoder returns a decoder reading from r with the limits of cfg (nil
@@ -243,6 +244,7 @@ func (d *Decoder) reset() {
 	d.memoCount = 0
 	d.items = 0
 	d.containers = 0
+	d.tupleHashes = nil
 }
 
 // Decode reads and decodes the next pickle of the stream. At the end of the
@@ -715,7 +717,7 @@ func (d *Decoder) step(op byte) error {
 		}
 		dict := &Dict{}
 		for i := 0; i < len(items); i += 2 {
-			if err := dict.Set(items[i], items[i+1]); err != nil {
+			if err := d.setItem(dict, items[i], items[i+1]); err != nil {
 				return err
 			}
 		}
@@ -729,9 +731,13 @@ func (d *Decoder) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		f, err := NewFrozenSet(items)
-		if err != nil {
-			return err
+		f := &FrozenSet{}
+		for _, v := range items {
+			h, err := d.hash(v)
+			if err != nil {
+				return err
+			}
+			f.addHashed(v, h)
 		}
 		d.container()
 		return d.push(f)
@@ -768,7 +774,7 @@ func (d *Decoder) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		return setItems(*t, []Value{k, v})
+		return d.setItems(*t, []Value{k, v})
 	case opSetItems:
 		items, err := d.popMark()
 		if err != nil {
@@ -781,7 +787,7 @@ func (d *Decoder) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		return setItems(*t, items)
+		return d.setItems(*t, items)
 	case opAddItems:
 		items, err := d.popMark()
 		if err != nil {
@@ -796,9 +802,11 @@ func (d *Decoder) step(op byte) error {
 			return malformed("ADDITEMS to a %s", TypeName(*t))
 		}
 		for _, v := range items {
-			if err := s.Add(v); err != nil {
+			h, err := d.hash(v)
+			if err != nil {
 				return err
 			}
+			s.addHashed(v, h)
 		}
 		return nil
 
@@ -889,7 +897,7 @@ func (d *Decoder) step(op byte) error {
 			return malformed("REDUCE arguments are a %s, not a tuple", TypeName(args))
 		}
 		d.container()
-		return d.push(reduce(fn, at))
+		return d.push(d.reduce(fn, at))
 	case opNewObj:
 		args, err := d.pop()
 		if err != nil {
@@ -904,7 +912,7 @@ func (d *Decoder) step(op byte) error {
 			return malformed("NEWOBJ arguments are a %s, not a tuple", TypeName(args))
 		}
 		d.container()
-		return d.push(newObj(cls, at, nil))
+		return d.push(d.newObj(cls, at, nil))
 	case opNewObjEx:
 		kw, err := d.pop()
 		if err != nil {
@@ -924,7 +932,7 @@ func (d *Decoder) step(op byte) error {
 			return malformed("NEWOBJ_EX needs a tuple and a dict")
 		}
 		d.container()
-		return d.push(newObj(cls, at, kd))
+		return d.push(d.newObj(cls, at, kd))
 	case opInst:
 		mod, err := d.readLine()
 		if err != nil {
@@ -940,7 +948,7 @@ func (d *Decoder) step(op byte) error {
 			return err
 		}
 		d.container()
-		return d.push(instantiate(d.global(m, string(name)), args))
+		return d.push(d.instantiate(d.global(m, string(name)), args))
 	case opObj:
 		items, err := d.popMark()
 		if err != nil {
@@ -950,7 +958,7 @@ func (d *Decoder) step(op byte) error {
 			return malformed("OBJ without a class")
 		}
 		d.container()
-		return d.push(instantiate(items[0], items[1:]))
+		return d.push(d.instantiate(items[0], items[1:]))
 	case opBuild:
 		state, err := d.pop()
 		if err != nil {
@@ -997,6 +1005,38 @@ func (d *Decoder) pushPy2Str(raw []byte) error {
 	return d.push(string(raw))
 }
 
+// hash is Hash with a per-pickle cache for tuples: a pickle can insert
+// one large shared tuple as a key millions of times, and each Hash call
+// may visit up to hashBudget nodes.
+func (d *Decoder) hash(v Value) (uint64, error) {
+	t, ok := v.(Tuple)
+	if !ok || len(t) == 0 {
+		return Hash(v)
+	}
+	id := ident{&t[0], len(t)}
+	if h, ok := d.tupleHashes[id]; ok {
+		return h, nil
+	}
+	h, err := Hash(v)
+	if err != nil {
+		return 0, err
+	}
+	if d.tupleHashes == nil {
+		d.tupleHashes = make(map[ident]uint64)
+	}
+	d.tupleHashes[id] = h
+	return h, nil
+}
+
+func (d *Decoder) setItem(dict *Dict, k, v Value) error {
+	h, err := d.hash(k)
+	if err != nil {
+		return err
+	}
+	dict.setHashed(k, v, h)
+	return nil
+}
+
 func appendTo(t Value, items []Value) error {
 	switch x := t.(type) {
 	case *List:
@@ -1013,11 +1053,11 @@ func appendTo(t Value, items []Value) error {
 	return malformed("APPEND to a %s", TypeName(t))
 }
 
-func setItems(t Value, items []Value) error {
+func (d *Decoder) setItems(t Value, items []Value) error {
 	switch x := t.(type) {
 	case *Dict:
 		for i := 0; i < len(items); i += 2 {
-			if err := x.Set(items[i], items[i+1]); err != nil {
+			if err := d.setItem(x, items[i], items[i+1]); err != nil {
 				return err
 			}
 		}
@@ -1033,17 +1073,17 @@ func setItems(t Value, items []Value) error {
 
 // instantiate is INST and OBJ: cls(*args), or cls.__new__(cls) without
 // arguments (CPython's _instantiate for classes without __getinitargs__).
-func instantiate(cls Value, args []Value) Value {
+func (d *Decoder) instantiate(cls Value, args []Value) Value {
 	if len(args) == 0 {
 		return &Object{Callable: cls, Args: Tuple{}, New: true}
 	}
-	return reduce(cls, Tuple(args))
+	return d.reduce(cls, Tuple(args))
 }
 
-func newObj(cls Value, args Tuple, kw *Dict) Value {
+func (d *Decoder) newObj(cls Value, args Tuple, kw *Dict) Value {
 	if kw == nil || kw.Len() == 0 {
 		if g, ok := cls.(Global); ok && g == globalComplex {
-			if v, ok := interpret(g, args); ok {
+			if v, ok := d.interpret(g, args); ok {
 				return v
 			}
 		}
@@ -1052,9 +1092,9 @@ func newObj(cls Value, args Tuple, kw *Dict) Value {
 }
 
 // reduce is REDUCE: fn(*args), interpreted when it builds a model value.
-func reduce(fn Value, args Tuple) Value {
+func (d *Decoder) reduce(fn Value, args Tuple) Value {
 	if g, ok := fn.(Global); ok {
-		if v, ok := interpret(g, args); ok {
+		if v, ok := d.interpret(g, args); ok {
 			return v
 		}
 		// copyreg.__newobj_ex__(cls, args, kwargs) and
@@ -1064,11 +1104,11 @@ func reduce(fn Value, args Tuple) Value {
 			a, ok1 := args[1].(Tuple)
 			kw, ok2 := args[2].(*Dict)
 			if ok1 && ok2 {
-				return newObj(args[0], a, kw)
+				return d.newObj(args[0], a, kw)
 			}
 		}
 		if g == globalNewObj && len(args) >= 1 {
-			return newObj(args[0], append(Tuple{}, args[1:]...), nil)
+			return d.newObj(args[0], append(Tuple{}, args[1:]...), nil)
 		}
 	}
 	return &Object{Callable: fn, Args: args}
@@ -1092,7 +1132,7 @@ var (
 // interpret evaluates the calls that build model values, when the
 // arguments have the shape CPython's pickler gives them. It never calls
 // anything: each case is a pure function of data.
-func interpret(g Global, args Tuple) (Value, bool) {
+func (d *Decoder) interpret(g Global, args Tuple) (Value, bool) {
 	switch g {
 	case globalSet, globalFrozenSet:
 		var items []Value
@@ -1106,17 +1146,23 @@ func interpret(g Global, args Tuple) (Value, bool) {
 		default:
 			return nil, false
 		}
-		if g == globalSet {
-			s := &Set{}
-			for _, v := range items {
-				if s.Add(v) != nil {
-					return nil, false
-				}
+		s, f := &Set{}, &FrozenSet{}
+		for _, v := range items {
+			v, _ = canon(v)
+			h, err := d.hash(v)
+			if err != nil {
+				return nil, false
 			}
+			if g == globalSet {
+				s.addHashed(v, h)
+			} else {
+				f.addHashed(v, h)
+			}
+		}
+		if g == globalSet {
 			return s, true
 		}
-		f, err := NewFrozenSet(items)
-		return f, err == nil
+		return f, true
 	case globalList, globalTuple:
 		var items []Value
 		if len(args) == 1 {

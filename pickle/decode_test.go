@@ -278,3 +278,34 @@ func TestSharedReferenceBomb(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedKeyBomb inserts one large shared tuple as a set element and
+// dict key 100000 times: its hash is computed once per pickle, not once per
+// insertion.
+func TestRepeatedKeyBomb(t *testing.T) {
+	t.Parallel()
+	var p bytes.Buffer
+	p.WriteString("\x80\x04K\x00\x94")
+	for i := range 60 {
+		get := "j" + string(binary.LittleEndian.AppendUint32(nil, uint32(i)))
+		p.WriteString(get + get + "\x86\x94")
+	}
+	top := "j" + string(binary.LittleEndian.AppendUint32(nil, 60))
+	p.WriteString("\x8f(")
+	for range 100000 {
+		p.WriteString(top)
+	}
+	p.WriteString("\x90}(")
+	for range 50000 {
+		p.WriteString(top + "N")
+	}
+	p.WriteString("u\x86.")
+	v, err := pickle.Unmarshal(p.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tup := v.(pickle.Tuple)
+	if tup[0].(*pickle.Set).Len() != 1 || tup[1].(*pickle.Dict).Len() != 1 {
+		t.Errorf("got %d elements and %d keys", tup[0].(*pickle.Set).Len(), tup[1].(*pickle.Dict).Len())
+	}
+}

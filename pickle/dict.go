@@ -185,12 +185,16 @@ func (d *Dict) Set(k, v Value) error {
 	if err != nil {
 		return err
 	}
+	d.setHashed(k, v, h)
+	return nil
+}
+
+func (d *Dict) setHashed(k, v Value, h uint64) {
 	if i := d.t.lookup(k, h); i >= 0 {
 		d.t.entries[i].value = v
-		return nil
+		return
 	}
 	d.t.insert(k, v, h)
-	return nil
 }
 
 // Delete removes k and returns the value it had.
@@ -292,10 +296,14 @@ func (s *Set) Add(v Value) error {
 	if err != nil {
 		return err
 	}
+	s.addHashed(v, h)
+	return nil
+}
+
+func (s *Set) addHashed(v Value, h uint64) {
 	if s.t.lookup(v, h) < 0 {
 		s.t.insert(v, nil, h)
 	}
-	return nil
 }
 
 // Contains reports whether an element equal to v is present.
@@ -366,11 +374,15 @@ func (f *FrozenSet) add(v Value) error {
 	if err != nil {
 		return err
 	}
+	f.addHashed(v, h)
+	return nil
+}
+
+func (f *FrozenSet) addHashed(v Value, h uint64) {
 	if f.t.lookup(v, h) < 0 {
 		f.t.insert(v, nil, h)
 		f.hash += mix64(h ^ 0x9e3779b97f4a7c15)
 	}
-	return nil
 }
 
 // Len returns the number of elements.
