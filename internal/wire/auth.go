@@ -266,9 +266,9 @@ func trimPrefix(s string) string { return strings.TrimPrefix(s, "wire: ") }
 
 // quoteStart quotes the first bytes of a peer's message for an error.
 func quoteStart(m []byte) string {
-	const max = 32
-	if len(m) > max {
-		return strconv.Quote(string(m[:max])) + "..."
+	const limit = 32
+	if len(m) > limit {
+		return strconv.Quote(string(m[:limit])) + "..."
 	}
 	return strconv.Quote(string(m))
 }

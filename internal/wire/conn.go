@@ -25,6 +25,8 @@ const (
 
 	// retainBuffer is the largest buffer kept between calls; a larger one
 	// (after an exceptional frame) is dropped so idle connections stay small.
+	// It is also the most ReadFrame allocates ahead of the data it has
+	// received: the buffer of a larger frame doubles as its bytes arrive.
 	retainBuffer = 1 << 20
 )
 
@@ -88,14 +90,14 @@ type Conn struct {
 // Conn owns c from now on: use c directly only through NetConn, and never
 // read from it directly (the Conn buffers input).
 func NewConn(c net.Conn, cfg *Config) *Conn {
-	max := int64(DefaultMaxFrame)
+	limit := int64(DefaultMaxFrame)
 	if cfg != nil && cfg.MaxFrame > 0 {
-		max = cfg.MaxFrame
+		limit = cfg.MaxFrame
 	}
 	_, tcp := c.(*net.TCPConn)
 	return &Conn{
 		nc:       c,
-		maxFrame: max,
+		maxFrame: limit,
 		tcp:      tcp,
 		r:        bufio.NewReaderSize(c, readBufferSize),
 		rlen:     -1,
@@ -134,11 +136,16 @@ func (c *Conn) Buffered() int { return c.r.Buffered() - c.peeked }
 // Config.MaxFrame gives a *FrameTooLargeError (errors.Is ErrFrameTooLarge)
 // and a negative length other than -1 gives an error wrapping ErrBadFrame;
 // both are reported before any allocation and leave the Conn unusable.
+//
+// Memory: a frame of up to 16 KiB is returned from the read buffer without
+// a copy. A larger one is assembled in a buffer that grows as its bytes
+// arrive (never more than 1 MiB ahead of them, whatever the header
+// announces) and is reused by the next large frame unless it exceeds 1 MiB.
 func (c *Conn) ReadFrame() ([]byte, error) { return c.readFrame(c.maxFrame) }
 
 // readFrame is ReadFrame with an explicit payload limit (the handshake uses
 // 256 bytes, like CPython's recv_bytes(256)).
-func (c *Conn) readFrame(max int64) ([]byte, error) {
+func (c *Conn) readFrame(limit int64) ([]byte, error) {
 	if c.rerr != nil {
 		return nil, c.rerr
 	}
@@ -171,8 +178,8 @@ func (c *Conn) readFrame(max int64) ([]byte, error) {
 			c.rerr = &frameError{msg: "wire: bad frame length " + strconv.Itoa(int(s)), errs: []error{ErrBadFrame}}
 			return nil, c.rerr
 		}
-		if n > uint64(max) {
-			c.rerr = &FrameTooLargeError{Size: n, Max: max}
+		if n > uint64(limit) {
+			c.rerr = &FrameTooLargeError{Size: n, Max: limit}
 			return nil, c.rerr
 		}
 		c.r.Discard(header(h).size())
@@ -188,19 +195,23 @@ func (c *Conn) readFrame(max int64) ([]byte, error) {
 		c.peeked, c.rlen = n, -1
 		return p, nil
 	}
-	if cap(c.rbuf) < n {
-		c.rbuf = make([]byte, n) // n <= max was checked above
-	}
-	buf := c.rbuf[:n]
+	// Larger frame: copy it into rbuf (len(rbuf) == cap(rbuf)), which grows
+	// with the data received rather than with the announced length, so a
+	// peer cannot make us allocate much more than it actually sends.
 	for c.rgot < n {
-		m, err := c.r.Read(buf[c.rgot:])
+		if c.rgot == len(c.rbuf) {
+			grown := make([]byte, min(n, max(2*len(c.rbuf), retainBuffer)))
+			copy(grown, c.rbuf[:c.rgot])
+			c.rbuf = grown
+		}
+		m, err := c.r.Read(c.rbuf[c.rgot:min(n, len(c.rbuf))])
 		c.rgot += m
 		if err != nil && c.rgot < n {
 			return nil, unexpected(err)
 		}
 	}
 	c.rlen = -1
-	return buf, nil
+	return c.rbuf[:n], nil
 }
 
 // unexpected maps an end of stream inside a frame to io.ErrUnexpectedEOF.

@@ -238,6 +238,25 @@ func TestHugeLongFrameDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// A header may announce up to MaxFrame bytes, but the buffer grows with
+// the bytes that really arrive.
+func TestAnnouncedLengthIsNotPreallocated(t *testing.T) {
+	t.Parallel()
+	for _, in := range [][]byte{
+		cat(unhex("03c00000"), payload(1000)),                   // 60 MiB announced, 1000 bytes sent
+		cat(unhex("ffffffff 0000000003c00000"), payload(3<<20)), // 60 MiB announced, 3 MiB sent
+	} {
+		c := wire.NewConn(newScriptConn(in), nil)
+		if _, err := c.ReadFrame(); err != io.ErrUnexpectedEOF {
+			t.Fatalf("err = %v", err)
+		}
+		sent := len(in) - 4
+		if got := wire.ReadBufferCap(c); got > 2*sent && got > 1<<20 {
+			t.Fatalf("%d bytes sent, %d allocated", sent, got)
+		}
+	}
+}
+
 func TestDefaultMaxFrame(t *testing.T) {
 	t.Parallel()
 	in := unhex("04000001") // DefaultMaxFrame + 1

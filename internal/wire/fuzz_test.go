@@ -150,3 +150,86 @@ func FuzzClientHandshake(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzHandshake(t, false, data) })
 }
+
+// timeoutErr is what a net.Conn read returns when its deadline expires.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// choppyConn delivers its input in pieces whose sizes come from schedule,
+// with a timeout error after every piece: the worst a network can do to a
+// reader whose caller uses deadlines.
+type choppyConn struct {
+	scriptConn
+	data     []byte
+	schedule []byte
+	step     int
+	timedOut bool
+}
+
+func (c *choppyConn) Read(p []byte) (int, error) {
+	if c.step >= maxChops && len(c.data) > 0 { // keep each run cheap: the rest arrives whole
+		n := copy(p, c.data)
+		c.data = c.data[n:]
+		return n, nil
+	}
+	if !c.timedOut && c.step > 0 {
+		c.timedOut = true
+		return 0, timeoutErr{}
+	}
+	c.timedOut = false
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := 1
+	if len(c.schedule) > 0 {
+		n = int(c.schedule[c.step%len(c.schedule)])*97 + 1
+	}
+	c.step++
+	n = min(n, len(p), len(c.data))
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// maxChops bounds the pieces (and timeouts) of one choppyConn.
+const maxChops = 256
+
+// FuzzReadFrameInterrupted: a ReadFrame interrupted by timeouts at any
+// point, and retried, returns exactly the frames an uninterrupted reader
+// returns.
+func FuzzReadFrameInterrupted(f *testing.F) {
+	f.Add([]byte{0}, frame([]byte("a"), []byte("bc")))
+	f.Add([]byte{1, 200, 3}, frame(payload(20000), []byte("x"), payload(17000)))
+	f.Add([]byte{255}, unhex("ffffffff 0000000000000003 616263 00000000"))
+	f.Fuzz(func(t *testing.T, schedule, data []byte) {
+		data = data[:min(len(data), 1<<16)] // bound the cost of one run
+		want := wire.NewConn(newScriptConn(data), &wire.Config{MaxFrame: fuzzMaxFrame})
+		cc := &choppyConn{data: data, schedule: schedule}
+		got := wire.NewConn(cc, &wire.Config{MaxFrame: fuzzMaxFrame})
+		for i := 0; ; i++ {
+			wp, werr := want.ReadFrame()
+			var gp []byte
+			var gerr error
+			for {
+				gp, gerr = got.ReadFrame()
+				var te timeoutErr
+				if !errors.As(gerr, &te) {
+					break
+				}
+			}
+			if !bytes.Equal(wp, gp) || (werr == nil) != (gerr == nil) {
+				t.Fatalf("frame %d: interrupted reader got %q, %v; want %q, %v", i, gp, gerr, wp, werr)
+			}
+			if werr != nil {
+				if werr != gerr && !(errors.Is(werr, wire.ErrFrameTooLarge) && errors.Is(gerr, wire.ErrFrameTooLarge)) &&
+					!(errors.Is(werr, wire.ErrBadFrame) && errors.Is(gerr, wire.ErrBadFrame)) {
+					t.Fatalf("frame %d: error %v, want %v", i, gerr, werr)
+				}
+				return
+			}
+		}
+	})
+}
