@@ -89,7 +89,8 @@ type Server struct {
 
 	done     chan struct{} // closed when the server stops
 	doneOnce sync.Once
-	wg       sync.WaitGroup // Serve loops and connection goroutines
+	wg       sync.WaitGroup // Serve loops
+	connWG   sync.WaitGroup // connection goroutines
 }
 
 // handshakeTimeout bounds the authentication of a new connection.
@@ -156,9 +157,11 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 // Serve accepts connections on ln and serves each in its own goroutine
 // until the server stops. It returns nil after Close or a client's shutdown
 // request, ctx.Err() when ctx is cancelled (which also closes the server,
-// as Close does), or the listener's error. Serve closes ln. It may be
-// called for several listeners; tokens name each connection's own
-// listener address.
+// as Close does), or the listener's error; when the server stops it returns
+// only after every connection has ended. Serve closes ln. It may be called
+// for several listeners; tokens name each connection's own listener
+// address. Addr reports the first listener's address once Serve has been
+// called (use ln.Addr() before that).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	addr, err := listenerAddress(ln)
 	if err != nil {
@@ -197,6 +200,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if err != nil {
 			select {
 			case <-s.done:
+				// Stopping: let the connections finish (they are
+				// closed and their blocked calls woken) first.
+				s.connWG.Wait()
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -228,7 +234,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		c := newSrvConn(s, nc, addrVal)
 		s.conns[c] = struct{}{}
-		s.wg.Add(1)
+		s.connWG.Add(1)
 		s.mu.Unlock()
 		go c.serve()
 	}
@@ -240,6 +246,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	s.stop()
 	s.wg.Wait()
+	s.connWG.Wait()
 	return nil
 }
 

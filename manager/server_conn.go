@@ -57,7 +57,7 @@ func (c *srvConn) markDead() { c.deadOnce.Do(func() { close(c.dead) }) }
 // connections the request loop.
 func (c *srvConn) serve() {
 	s := c.s
-	defer s.wg.Done()
+	defer s.connWG.Done()
 	defer c.finish()
 	c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := wire.ServerHandshake(c.wc, s.authkey); err != nil {
