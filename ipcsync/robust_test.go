@@ -136,6 +136,9 @@ func TestMutexLiveOwnerNotTakenOver(t *testing.T) {
 	s, path := newShared(t)
 	holder := spawn(t, path, "hold")
 	waitFor(t, "holder to lock", func() bool { return s.held.Load() == 1 })
+	// Two more processes wait, each for one increment.
+	waiters := []*child{spawn(t, path, "incr", 1, 1), spawn(t, path, "incr", 1, 1)}
+	waitFor(t, "waiters to start", func() bool { return s.ready.Load() == 2 })
 	cancel, res := lockAsync(&s.mu)
 	waitChecks(t, 5)
 	if ok, err := s.mu.TryLock(); ok || err != nil {
@@ -157,6 +160,13 @@ func TestMutexLiveOwnerNotTakenOver(t *testing.T) {
 	}
 	s.mu.Unlock()
 	holder.wait(t)
+	for _, w := range waiters {
+		w.wait(t)
+	}
+	if s.counter != 2 || s.deaths.Load() != 0 || s.corrupt.Load() != 0 {
+		t.Fatalf("counter = %d, deaths = %d, corrupt = %d; want 2, 0, 0 (a live holder was taken over?)",
+			s.counter, s.deaths.Load(), s.corrupt.Load())
+	}
 }
 
 // TestMutexForgedOwners forges owner records naming live, dead and reused
