@@ -90,24 +90,18 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 }
 
 func (b *Barrier) wait(ctx context.Context, key *uint32, gen uint32) error {
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { wake32(key, math.MaxInt32) })
-		defer stop()
-	}
-	step := waitMin
 	for {
+		err := await(ctx, key, gen, nil, func() bool { return uint32(b.state.Load()) != gen })
+		if err == nil {
+			return nil
+		}
+		// Withdraw, unless the generation just ended.
 		s := b.state.Load()
 		if uint32(s) != gen {
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
-			// Withdraw, unless the generation just ended.
-			if b.state.CompareAndSwap(s, s-1<<32) {
-				return err
-			}
-			continue
+		if b.state.CompareAndSwap(s, s-1<<32) {
+			return err
 		}
-		wait32(key, gen, step)
-		step = min(2*step, waitMax)
 	}
 }

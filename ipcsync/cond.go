@@ -50,22 +50,8 @@ func (c *Cond) Wait(ctx context.Context, mu *Mutex) error {
 }
 
 func (c *Cond) wait(ctx context.Context, seq uint32) error {
-	key := (*uint32)(unsafe.Pointer(&c.seq))
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { wake32(key, math.MaxInt32) })
-		defer stop()
-	}
-	step := waitMin
-	for c.seq.Load() == seq {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c.sleepers.Add(1)
-		wait32(key, seq, step)
-		c.sleepers.Add(^uint32(0))
-		step = min(2*step, waitMax)
-	}
-	return nil
+	return await(ctx, (*uint32)(unsafe.Pointer(&c.seq)), seq, &c.sleepers,
+		func() bool { return c.seq.Load() != seq })
 }
 
 // Signal wakes one process or goroutine waiting on c, if any. The caller

@@ -52,22 +52,5 @@ func (e *Event) Wait(ctx context.Context) error {
 	if e.IsSet() {
 		return nil
 	}
-	key := (*uint32)(unsafe.Pointer(&e.flag))
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { wake32(key, math.MaxInt32) })
-		defer stop()
-	}
-	step := waitMin
-	for {
-		if e.IsSet() {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		e.sleepers.Add(1)
-		wait32(key, 0, step)
-		e.sleepers.Add(^uint32(0))
-		step = min(2*step, waitMax)
-	}
+	return await(ctx, (*uint32)(unsafe.Pointer(&e.flag)), 0, &e.sleepers, e.IsSet)
 }

@@ -87,30 +87,13 @@ func (s *Semaphore) Acquire(ctx context.Context) error {
 
 func (s *Semaphore) acquireSlow(ctx context.Context) error {
 	key := (*uint32)(unsafe.Pointer(&s.count))
-	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { wake32(key, math.MaxInt32) })
-		defer stop()
+	err := await(ctx, key, 0, &s.sleepers, s.TryAcquire)
+	if err != nil && s.count.Load() > 0 && s.sleepers.Load() > 0 {
+		// A Release may have woken us rather than another waiter: pass
+		// the wake-up on.
+		wake32(key, 1)
 	}
-	step := waitMin
-	for {
-		if s.TryAcquire() {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			// A Release may have woken us rather than another waiter:
-			// pass the wake-up on.
-			if s.count.Load() > 0 && s.sleepers.Load() > 0 {
-				wake32(key, 1)
-			}
-			return err
-		}
-		s.sleepers.Add(1)
-		wait32(key, 0, step)
-		s.sleepers.Add(^uint32(0))
-		// Sleeps are bounded only so that a missed cancellation is
-		// noticed: a Release always wakes a sleeper.
-		step = min(2*step, waitMax)
-	}
+	return err
 }
 
 // Release increments the count and wakes one waiter, if any. It panics if
