@@ -40,6 +40,7 @@ type srvConn struct {
 
 	states []srvConnState // objects holding per-connection state for this connection
 	undo   []func()       // compensations for replies not yet flushed
+	enc    []byte         // reply encoding buffer, reused (BufferFrame copies)
 }
 
 func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {

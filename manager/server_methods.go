@@ -172,7 +172,26 @@ func (s *Server) objectCall(c *srvCall, req srvRequest) srvReply {
 		tok := Token{TypeID: np.typeid, ID: ne.id}
 		return encodeReply(msgProxy, pickle.Tuple{typ.exposedTuple(), tokenValue(tok, c.conn.addrVal)})
 	}
-	return returnReply(res)
+	return c.returnReply(res)
+}
+
+// returnReply is returnReply encoding into the connection's reusable
+// buffer: the reply is valid until the connection's next reply.
+func (c *srvCall) returnReply(v pickle.Value) srvReply {
+	switch v {
+	case nil, true, false:
+		return returnReply(v)
+	}
+	conn := c.conn
+	if cap(conn.enc) > 1<<20 {
+		conn.enc = nil
+	}
+	buf, err := pickle.AppendMarshal(conn.enc[:0], pickle.Tuple{msgReturn, v}, 4)
+	if err != nil {
+		return encodeReply(msgReturn, v) // '#UNSERIALIZABLE' with the reason
+	}
+	conn.enc = buf
+	return srvReply{data: buf, isReturn: true}
 }
 
 // tokenValue pickles a Token whose address is already a pickle value.
