@@ -32,9 +32,10 @@ type Config struct {
 	Stdin io.Reader
 
 	// Stdout and Stderr receive the child's output. An *os.File is
-	// inherited directly; another writer is fed by a goroutine, and Join
-	// returns after all output was written. Zero: the parent's os.Stdout and
-	// os.Stderr at the time of Start.
+	// inherited directly; another writer is fed from a pipe by a goroutine,
+	// and Join returns after all output was written (so after the child's
+	// own children that inherited the pipe closed it, too). Zero: the
+	// parent's os.Stdout and os.Stderr at the time of Start.
 	Stdout, Stderr io.Writer
 
 	// Env is the child's environment. Zero: the parent's (os.Environ).

@@ -699,3 +699,82 @@ func TestHugeError(t *testing.T) {
 		t.Fatalf("code %d, error of %d bytes ending %q", ee.Code, len(ee.Err), ee.Err[max(0, len(ee.Err)-20):])
 	}
 }
+
+// TestDaemonOutlivesStartingThread starts a daemon child from a goroutine
+// locked to its thread, which then exits, taking the thread with it. Linux
+// sends the parent-death signal when the *thread* that forked a child exits,
+// so procshare must not fork from it: the child must live on and answer
+// Terminate by cleaning up (-15, "context canceled"), not die by SIGKILL.
+func TestDaemonOutlivesStartingThread(t *testing.T) {
+	t.Parallel()
+	r, w := newPipe(t, "")
+	started := make(chan *procshare.Process)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		p, err := procshare.NewProcess(waiter, &procshare.Config{Daemon: true}, w)
+		if err == nil {
+			err = p.Start()
+		}
+		if err != nil {
+			t.Error(err)
+			p = nil
+		}
+		started <- p
+	}()
+	p := <-started
+	if p == nil {
+		return
+	}
+	t.Cleanup(func() { p.Kill(); p.Join(bg) })
+	w.f.Close() // the child holds the only write end: its death is EOF
+	if line := readLine(t, r); line != "ready" {
+		t.Fatalf("child said %q", line)
+	}
+	// Give a wrong implementation time to lose the child; a right one
+	// passes whatever the delay.
+	time.Sleep(100 * time.Millisecond)
+	if err := p.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	if ee := joinExit(t, p); ee.Code != -15 || ee.Err != "context canceled" {
+		t.Fatalf("ExitError %+v", ee)
+	}
+}
+
+// TestConcurrentStarts starts and joins children from several goroutines at
+// once, daemons and not, joining each from two goroutines.
+func TestConcurrentStarts(t *testing.T) {
+	t.Parallel()
+	per := 3
+	if testing.Short() {
+		per = 1
+	}
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range per {
+				p, err := procshare.NewProcess(exiter, &procshare.Config{Daemon: g%2 == 0}, g*10+i)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := p.Start(); err != nil {
+					t.Error(err)
+					return
+				}
+				var jw sync.WaitGroup
+				for range 2 {
+					jw.Go(func() {
+						err := p.Join(bg)
+						var ee *procshare.ExitError
+						if want := g*10 + i; want == 0 && err != nil || want != 0 && (!errors.As(err, &ee) || ee.Code != want) {
+							t.Errorf("child %d: %v", want, err)
+						}
+					})
+				}
+				jw.Wait()
+			}
+		})
+	}
+	wg.Wait()
+}
