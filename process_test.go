@@ -269,6 +269,7 @@ func startReady(t *testing.T, fn *procshare.Func) (*procshare.Process, *bufio.Re
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Kill(); p.Join(bg) })
+	w.f.Close() // the child holds the only write end: its death is EOF
 	if line := readLine(t, r); line != "ready" {
 		t.Fatalf("child said %q", line)
 	}
@@ -512,6 +513,7 @@ func TestDaemonDiesWithParent(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { p.Kill(); p.Join(bg) })
+			w.f.Close() // only the children hold the write end
 			pid, err := strconv.Atoi(readLine(t, r))
 			if err != nil {
 				t.Fatal(err)
