@@ -169,6 +169,10 @@ func (c *srvConn) serveObjects() {
 		c.mu.Unlock()
 		c.call.finish()
 
+		if reply.hangUp {
+			c.wc.Flush()
+			return
+		}
 		if c.wc.Buffered() > 0 {
 			err = c.wc.BufferFrame(reply.data)
 		} else {
@@ -400,7 +404,9 @@ func (c *srvCall) stoppedErr() error {
 	return errConnGone
 }
 
-// errConnGone ends a call whose client is gone; its reply is not read.
+// errConnGone ends a call whose client is gone, or when the server stops:
+// no reply is sent (a partial answer such as None would be wrong) and the
+// connection is closed.
 var errConnGone = errors.New("manager: connection closed")
 
 // interruptConn implements ps_interrupt: it stops call seq (0: the one

@@ -24,6 +24,7 @@ const (
 type srvReply struct {
 	data     []byte
 	isReturn bool
+	hangUp   bool // send nothing and close: the client or the server is going away
 }
 
 // Pre-encoded constant replies.
@@ -158,7 +159,7 @@ func (s *Server) objectCall(c *srvCall, req srvRequest) srvReply {
 			return s.fallback(e, req)
 		}
 		if err == errConnGone {
-			return replyNone // never read: the client is gone
+			return srvReply{hangUp: true}
 		}
 		var exc *pyExc
 		if errors.As(err, &exc) {

@@ -563,3 +563,38 @@ func TestServerValueNamespaceArray(t *testing.T) {
 	kind, v = ts.server("create", "Array", "z", pyList())
 	stWantTB(t, kind, v, "ValueError: bad typecode")
 }
+
+// TestServerCloseWakesBlockedCalls: Close ends blocked calls without a
+// reply (the connection closes) and returns once every goroutine is done.
+func TestServerCloseWakesBlockedCalls(t *testing.T) {
+	for _, tr := range stTransports {
+		t.Run(tr, func(t *testing.T) {
+			ts := startStServer(t, tr, nil)
+			q, _ := ts.create("Queue")
+			ev, _ := ts.create("Event")
+			o1, o2 := ts.stObj(), ts.stObj()
+			o1.send(q, "get", nil, nil)
+			o2.send(ev, "wait", pickle.Tuple{nil}, nil)
+			time.Sleep(10 * time.Millisecond)
+			done := make(chan struct{})
+			go func() { ts.srv.Close(); close(done) }()
+			for _, o := range []*stObj{o1, o2} {
+				o.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if f, err := o.wc.ReadFrame(); err == nil {
+					v, _ := pickle.Unmarshal(f)
+					t.Fatalf("blocked call answered %s after Close", pyRepr(v))
+				}
+			}
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close did not return")
+			}
+			select {
+			case <-ts.srv.Done():
+			default:
+				t.Fatal("Done not closed after Close")
+			}
+		})
+	}
+}
