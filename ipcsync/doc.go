@@ -56,8 +56,9 @@
 // report ESRCH, and where the OS tells (Linux /proc/PID/stat, darwin sysctl
 // kern.proc.pid) the process must not be a zombie and its start token must
 // equal the recorded one — a different token means the pid was reused by
-// another process after the owner died. Only positive evidence of death
-// counts: if the process exists but cannot be inspected, it is presumed
+// another process after the owner died (and a record with the checker's own
+// pid but another identity names an earlier, dead process). Only positive
+// evidence of death counts: if the process exists but cannot be inspected, it is presumed
 // alive. On evidence of death the waiter takes the lock over with a
 // compare-and-swap from the exact word it judged (so a lock released or
 // re-taken meanwhile is never stolen), and Lock returns an

@@ -71,6 +71,11 @@ func ownerAlive(owner uint64) bool {
 	livenessChecks.Add(1)
 	pid := int(owner & pidMask)
 	tok := uint32(owner >> 32)
+	if uint64(pid) == self()&pidMask {
+		// Our pid with another start token: an earlier process that had
+		// this pid, necessarily dead since we have it now.
+		return false
+	}
 	if !pidExists(pid) {
 		return false
 	}

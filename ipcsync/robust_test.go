@@ -221,6 +221,7 @@ func TestMutexForgedOwners(t *testing.T) {
 			expectDead(t, ident(os.Getpid(), mytok+7))
 		})
 	}
+	t.Run("own pid, start unknown", func(t *testing.T) { expectDead(t, ident(os.Getpid(), 0)) })
 	t.Run("live", func(t *testing.T) { expectAlive(t, ident(pid, tok)) })
 	t.Run("live, start unknown", func(t *testing.T) { expectAlive(t, ident(pid, 0)) })
 
