@@ -1,6 +1,10 @@
 package manager
 
-import "time"
+import (
+	"time"
+
+	"github.com/procshare/procshare/pickle"
+)
 
 // SetLingerDelayForTest changes how long unreferenced nested objects
 // linger, and returns a function restoring it.
@@ -8,4 +12,24 @@ func SetLingerDelayForTest(d time.Duration) (restore func()) {
 	old := lingerDelay
 	lingerDelay = d
 	return func() { lingerDelay = old }
+}
+
+// objPanic is a test-only type whose methods panic, to check that a panic
+// in a handler becomes a '#TRACEBACK' for that request only.
+type objPanic struct{}
+
+func (objPanic) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
+	if m == "boom" {
+		var l []int
+		_ = l[len(args)+3] // index out of range
+	}
+	return nil, errNoMethod
+}
+
+func (objPanic) repr() string                    { panic("repr panics too") }
+func (objPanic) getvalue() (pickle.Value, error) { return nil, nil }
+
+func init() {
+	registerType(&srvType{name: "psTestPanic", pyClass: "psTestPanic", exposed: []string{"boom"},
+		create: func(*Server, pickle.Tuple, *pickle.Dict) (srvObj, error) { return objPanic{}, nil }})
 }

@@ -289,3 +289,19 @@ func TestServerManyConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestServerRecoversPanics: a panicking handler answers its request with
+// a '#TRACEBACK' and the connection and server go on.
+func TestServerRecoversPanics(t *testing.T) {
+	ts := startStServer(t, "pipe", nil)
+	id, _ := ts.create("psTestPanic")
+	o := ts.stObj()
+	kind, v := o.do(id, "boom")
+	stWantTB(t, kind, v, "procshare: internal error")
+	kind, v = o.do(id, "__repr__")
+	stWantTB(t, kind, v, "repr panics too")
+	kind, v = ts.server("debug_info")
+	stWantTB(t, kind, v, "repr panics too")
+	l, _ := ts.create("list")
+	pyEq(t, o.must(l, "__len__"), int64(0))
+}

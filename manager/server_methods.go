@@ -3,7 +3,6 @@ package manager
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -438,14 +437,4 @@ func registerType(t *srvType) {
 		t.tuple[i] = n
 	}
 	srvTypes[t.name] = t
-}
-
-// typeidNames returns the registered typeids, sorted (for docs and tests).
-func typeidNames() []string {
-	out := make([]string, 0, len(srvTypes))
-	for n := range srvTypes {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
