@@ -1,6 +1,6 @@
 // Package ipcsync provides process-shared synchronisation on words in
-// shared memory: a robust [Mutex], a counting [Semaphore] and an [Event].
-// They are the locks inside procshare's shared Value and Array headers, and
+// shared memory: a robust [Mutex], a counting [Semaphore], an [Event], a
+// condition variable [Cond] and a [Barrier]. They are the locks inside procshare's shared Value and Array headers, and
 // work in any memory that several processes map (a shm segment, a memfd, a
 // MAP_SHARED file).
 //
