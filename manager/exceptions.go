@@ -34,7 +34,6 @@ var (
 	excOverflowError  = pickle.Global{Module: "builtins", Name: "OverflowError"}
 	excInterrupted    = pickle.Global{Module: "builtins", Name: "InterruptedError"}
 	excAssertionError = pickle.Global{Module: "builtins", Name: "AssertionError"}
-	excNotImplemented = pickle.Global{Module: "builtins", Name: "NotImplementedError"}
 )
 
 // interruptedMessage is the message of the InterruptedError that a call
@@ -78,9 +77,6 @@ func (e *pyExc) line() string {
 	name := e.class.Name
 	if e.class.Module != "builtins" {
 		name = e.class.Module + "." + e.class.Name
-		if e.class.Module == "_queue" {
-			name = "_queue." + e.class.Name
-		}
 	}
 	msg := e.str()
 	if msg == "" {
