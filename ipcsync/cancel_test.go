@@ -156,3 +156,55 @@ func TestMutexDo(t *testing.T) {
 		t.Fatal("Do left the mutex locked")
 	}
 }
+
+func init() {
+	roles["impatient"] = roleImpatient
+}
+
+// roleImpatient does args[0] Lock attempts with deadlines from 0 to ~250µs;
+// each that succeeds does a locked increment. It counts its successes in
+// s.done.
+func roleImpatient(ctx context.Context, s *shared, args []int) error {
+	var ok int64
+	for i := range args[0] {
+		c, cancel := context.WithTimeout(ctx, time.Duration(i%6)*50*time.Microsecond)
+		err := s.mu.Lock(c)
+		cancel()
+		switch {
+		case err == nil:
+			v := s.counter
+			runtime.Gosched()
+			s.counter = v + 1
+			s.mu.Unlock()
+			ok++
+		case errors.Is(err, context.DeadlineExceeded):
+		default:
+			return err
+		}
+	}
+	s.done.Store(ok)
+	return nil
+}
+
+// TestMutexCancelProcesses: processes whose Locks time out all the time
+// race with processes doing locked increments. No cancelled Lock may keep
+// the lock or lose an update.
+func TestMutexCancelProcesses(t *testing.T) {
+	t.Parallel()
+	iters := 3000
+	if testing.Short() {
+		iters = 600
+	}
+	s, path := newShared(t)
+	impatient := spawn(t, path, "impatient", iters)
+	worker := spawn(t, path, "incr", 2, iters/2)
+	impatient.wait(t)
+	worker.wait(t)
+	if want := uint64(iters) + uint64(s.done.Load()); s.counter != want {
+		t.Fatalf("counter = %d, want %d (%d timed Locks succeeded)", s.counter, want, s.done.Load())
+	}
+	if s.mu.Locked() {
+		t.Fatalf("mutex left locked: state %#x", s.mu.State())
+	}
+	t.Logf("%d of %d impatient Locks succeeded", s.done.Load(), iters)
+}
