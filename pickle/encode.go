@@ -523,6 +523,8 @@ func (e *encState) saveGlobal(g Global) error {
 			return err
 		}
 		e.buf = append(e.buf, opReduce)
+	} else if e.proto < 4 && strings.ContainsAny(g.Module+g.Name, "\n") {
+		return &EncodeError{Msg: fmt.Sprintf("global name %q.%q contains a newline: it needs protocol 4", g.Module, g.Name)}
 	} else if e.proto >= 4 {
 		e.saveInternedStr(g.Module)
 		e.saveInternedStr(g.Name)
