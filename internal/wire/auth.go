@@ -27,8 +27,14 @@ const (
 	defaultDigest = "sha256" // the digest our challenges offer, as 3.12+ does
 )
 
+// The handshake's fixed messages.
+const (
+	challengePrefix = "#CHALLENGE#"
+	offeredDigest   = "{" + defaultDigest + "}"
+)
+
 var (
-	msgChallenge = []byte("#CHALLENGE#")
+	msgChallenge = []byte(challengePrefix)
 	msgWelcome   = []byte("#WELCOME#")
 	msgFailure   = []byte("#FAILURE#")
 )
@@ -135,12 +141,12 @@ func ClientHandshake(c *Conn, authkey []byte) error {
 // deliverChallenge sends a 3.12+ challenge, verifies the answer and sends
 // the verdict (CPython's deliver_challenge).
 func deliverChallenge(c *Conn, key []byte) error {
-	var frame [11 + 2 + len(defaultDigest) + modernRandomLen]byte
-	msg := append(append(frame[:0], msgChallenge...), "{"+defaultDigest+"}"...)
-	if _, err := io.ReadFull(c.random(), frame[len(msg):]); err != nil {
+	var frame [len(challengePrefix) + len(offeredDigest) + modernRandomLen]byte
+	copy(frame[:], challengePrefix+offeredDigest)
+	if _, err := io.ReadFull(c.random(), frame[len(challengePrefix)+len(offeredDigest):]); err != nil {
 		return errors.New("wire: handshake: reading random bytes: " + err.Error())
 	}
-	msg = frame[:]
+	msg := frame[:]
 	if err := c.WriteFrame(msg); err != nil {
 		return ioError("sending challenge", err)
 	}

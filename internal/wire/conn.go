@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"time"
@@ -25,8 +26,8 @@ const (
 
 	// retainBuffer is the largest buffer kept between calls; a larger one
 	// (after an exceptional frame) is dropped so idle connections stay small.
-	// It is also the most ReadFrame allocates ahead of the data it has
-	// received: the buffer of a larger frame doubles as its bytes arrive.
+	// It is also the first size of the buffer of a frame larger than the
+	// read buffer, which then doubles as the frame's bytes arrive.
 	retainBuffer = 1 << 20
 )
 
@@ -94,6 +95,9 @@ func NewConn(c net.Conn, cfg *Config) *Conn {
 	if cfg != nil && cfg.MaxFrame > 0 {
 		limit = cfg.MaxFrame
 	}
+	if limit > math.MaxInt { // 32-bit platforms: a frame must fit in a slice
+		limit = math.MaxInt
+	}
 	_, tcp := c.(*net.TCPConn)
 	return &Conn{
 		nc:       c,
@@ -139,8 +143,8 @@ func (c *Conn) Buffered() int { return c.r.Buffered() - c.peeked }
 //
 // Memory: a frame of up to 16 KiB is returned from the read buffer without
 // a copy. A larger one is assembled in a buffer that grows as its bytes
-// arrive (never more than 1 MiB ahead of them, whatever the header
-// announces) and is reused by the next large frame unless it exceeds 1 MiB.
+// arrive, whatever the header announces (to at most twice what has arrived,
+// or 1 MiB), and is reused by the next large frame unless it exceeds 1 MiB.
 func (c *Conn) ReadFrame() ([]byte, error) { return c.readFrame(c.maxFrame) }
 
 // readFrame is ReadFrame with an explicit payload limit (the handshake uses
