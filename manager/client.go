@@ -540,34 +540,38 @@ func (c *Client) pipe(ctx context.Context) (*clientPipe, error) {
 
 // clientPipe is a connection shared by many goroutines for non-blocking
 // calls. Requests are queued and written in batches by whichever caller
-// finds no write in progress; a reader goroutine matches replies to calls in
-// order (the server answers the requests of one connection in order).
+// finds no write in progress. Replies come back in request order; there is
+// no reader goroutine: the caller whose call is oldest reads replies,
+// handing each to its caller, until it has its own, and then passes the
+// reading on to the caller of the oldest call still pending. A lone caller
+// thus writes its request and reads its reply itself, like a plain
+// request/reply client.
 type clientPipe struct {
 	cc       *clientConn
 	inflight atomic.Int64
 
-	mu         sync.Mutex
-	queue      [][]byte      // requests not yet written
-	spare      [][]byte      // the previous queue, reused
-	writing    bool          // a caller is writing the queue out
-	pending    []*clientCall // calls sent (or queued), oldest first
-	err        error         // sticky: the connection failed
-	readerDone chan struct{}
+	mu      sync.Mutex
+	queue   [][]byte      // requests not yet written
+	spare   [][]byte      // the previous queue, reused
+	writing bool          // a caller is writing the queue out
+	pending []*clientCall // calls sent (or queued), oldest first
+	reading bool          // a caller is reading replies
+	err     error         // sticky: the connection failed
 }
 
+// clientCall is one call in flight on a clientPipe. Its caller waits on
+// wake, which says either that the result is in val/err or that the caller
+// must now read replies (turn).
 type clientCall struct {
-	done chan struct{}
-	val  pickle.Value
-	err  error
+	wake    chan bool // true: your turn to read; false: result ready
+	pending bool      // in clientPipe.pending (guarded by its mu)
+	val     pickle.Value
+	err     error
 }
 
-var callPool = sync.Pool{New: func() any { return &clientCall{done: make(chan struct{}, 1)} }}
+var callPool = sync.Pool{New: func() any { return &clientCall{wake: make(chan bool, 1)} }}
 
-func newClientPipe(cc *clientConn) *clientPipe {
-	p := &clientPipe{cc: cc, readerDone: make(chan struct{})}
-	go p.readLoop()
-	return p
-}
+func newClientPipe(cc *clientConn) *clientPipe { return &clientPipe{cc: cc} }
 
 func (p *clientPipe) failed() bool {
 	p.mu.Lock()
@@ -585,6 +589,7 @@ func (p *clientPipe) call(req []byte) (pickle.Value, error) {
 		return nil, err
 	}
 	p.inflight.Add(1)
+	cl.pending = true
 	p.pending = append(p.pending, cl)
 	p.queue = append(p.queue, req)
 	if !p.writing {
@@ -611,16 +616,38 @@ func (p *clientPipe) call(req []byte) (pickle.Value, error) {
 		}
 		p.writing = false
 	}
+	read := false
+	if cl.pending && !p.reading && p.err == nil {
+		// Nobody reads (and while this caller was writing, nobody read
+		// its reply either): take the reading.
+		p.reading, read = true, true
+	}
 	p.mu.Unlock()
-	<-cl.done
+	for {
+		if read {
+			p.readUntil(cl)
+			break
+		}
+		if turn := <-cl.wake; !turn {
+			break
+		}
+		read = true
+	}
 	v, err := cl.val, cl.err
 	cl.val, cl.err = nil, nil
+	select { // a failure's wake-up that nobody waited for
+	case <-cl.wake:
+	default:
+	}
 	callPool.Put(cl)
 	return v, err
 }
 
-func (p *clientPipe) readLoop() {
-	defer close(p.readerDone)
+// readUntil reads replies, delivering each to its call, until it has read
+// own's. The caller holds the reading role, and passes it on when done.
+// When the connection fails, every pending call (own included) gets the
+// error.
+func (p *clientPipe) readUntil(own *clientCall) {
 	for {
 		frame, err := p.cc.wc.ReadFrame()
 		if err != nil {
@@ -631,32 +658,48 @@ func (p *clientPipe) readLoop() {
 		}
 		v, err := decodeReply(frame)
 		p.mu.Lock()
-		if len(p.pending) == 0 {
+		if len(p.pending) == 0 { // own was failed meanwhile, or a stray reply
 			p.failLocked(fmt.Errorf("%w: reply without a request", ErrProtocol))
 			p.mu.Unlock()
 			return
 		}
 		cl := p.pending[0]
+		cl.pending = false
 		p.pending[0] = nil
 		p.pending = p.pending[1:]
 		if len(p.pending) == 0 {
 			p.pending = p.pending[:0:0]
 		}
-		p.mu.Unlock()
 		p.inflight.Add(-1)
 		cl.val, cl.err = v, err
-		cl.done <- struct{}{}
 		if errors.Is(err, ErrProtocol) {
-			p.mu.Lock()
+			// The stream cannot be trusted any more.
 			p.failLocked(err)
 			p.mu.Unlock()
+			if cl != own {
+				cl.wake <- false
+			}
 			return
 		}
+		if cl != own {
+			p.mu.Unlock()
+			cl.wake <- false
+			continue
+		}
+		// Done: pass the reading on to the oldest pending call.
+		if len(p.pending) > 0 {
+			p.pending[0].wake <- true
+		} else {
+			p.reading = false
+		}
+		p.mu.Unlock()
+		return
 	}
 }
 
 // failLocked marks the pipe failed, closes its connection and fails every
-// pending call. p.mu is held.
+// pending call. p.mu is held. A call whose wake already holds its turn to
+// read finds the error when it tries to read.
 func (p *clientPipe) failLocked(err error) {
 	if p.err == nil {
 		p.err = err
@@ -664,17 +707,21 @@ func (p *clientPipe) failLocked(err error) {
 	}
 	for _, cl := range p.pending {
 		p.inflight.Add(-1)
-		cl.err = p.err
-		cl.done <- struct{}{}
+		cl.pending = false
+		cl.val, cl.err = nil, p.err
+		select {
+		case cl.wake <- false:
+		default:
+		}
 	}
 	p.pending = nil
 	p.queue = nil
+	p.reading = false
 }
 
-// close closes the connection and waits for the reader goroutine.
+// close closes the connection; calls in flight fail.
 func (p *clientPipe) close() {
 	p.mu.Lock()
 	p.failLocked(ErrClosed)
 	p.mu.Unlock()
-	<-p.readerDone
 }

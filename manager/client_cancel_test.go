@@ -370,3 +370,48 @@ func isDialErr(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe)
 }
+
+// TestPipelinedStress hammers the pipelined connections with short calls
+// from many goroutines, mixed with blocking ones that take dedicated
+// connections, several times over: every call must get its own reply (a
+// lost hand-off of the reading role hangs here).
+func TestPipelinedStress(t *testing.T) {
+	rounds := 8
+	if testing.Short() {
+		rounds = 3
+	}
+	for range rounds {
+		c := dialTarget(t, target{name: "procshare"}, &manager.Config{MaxConns: 3})
+		ctx := ctxT(t)
+		d := get[*manager.Dict](t)(c.NewDict(ctx, nil))
+		l := get[*manager.Lock](t)(c.NewLock(ctx))
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 40 {
+					if err := d.Set(ctx, fmt.Sprint(w, "/", i), i); err != nil {
+						t.Error(err)
+						return
+					}
+					if err := l.Lock(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+					if err := l.Unlock(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		if n := get[int](t)(d.Len(ctx)); n != 16*40 {
+			t.Fatalf("Len = %d", n)
+		}
+	}
+}
