@@ -38,7 +38,13 @@
 //
 // [Marshal] writes protocol 4, what CPython 3.8+ writes by default, with
 // the same bytes as CPython for plain values (frames, MEMOIZE,
-// STACK_GLOBAL). [MarshalProtocol] and [Encoder] write protocols 2 to 5.
+// STACK_GLOBAL). [MarshalProtocol] and [Encoder] write protocols 2 to 5,
+// in the forms CPython uses for them (protocol 2: bytes as
+// _codecs.encode(str, 'latin1'), Python 2 module names; protocols 2 and 3:
+// sets as builtins.set(list), nested classes as getattr(Outer, 'Inner'));
+// the interop tests check byte identity with CPython for each of them.
+// [AppendMarshal] appends to a caller's buffer and does not allocate for
+// small values: use it on hot paths.
 // Containers and objects referenced more than once are written once and
 // referenced through the memo, so shared and recursive structures survive a
 // round trip; an *Object is written back with the operations that built
