@@ -311,6 +311,7 @@ func (p *Process) Join(ctx context.Context) error {
 
 // Done returns a channel that is closed when the child has exited and been
 // reaped (after which ExitCode reports its code and Join returns at once).
+// For a Process that is never started, it is never closed.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // ExitCode returns the child's exit code and true once it has exited, or
