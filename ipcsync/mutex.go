@@ -189,7 +189,11 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 			check = min(2*check, checkMax)
 			nextCheck = now.Add(check)
 		}
-		wait32(key, uint32(w), min(step, nextCheck.Sub(now)))
+		d := step
+		if w&pidMask != 0 {
+			d = min(d, nextCheck.Sub(now)) // wake up for the next check
+		}
+		wait32(key, uint32(w), d)
 		step = min(2*step, waitMax)
 		if futexBacked {
 			// Having slept, we cannot know whether others sleep too:

@@ -246,3 +246,33 @@ func deadPID(t *testing.T) int {
 	c.cmd.Wait()
 	return c.cmd.Process.Pid
 }
+
+// TestMutexHandedOver: the state a polling Unlock leaves for starving
+// waiters (pid 0, bit 31) is free: Lock takes it after waiting its turn,
+// TryLock at once, and Unlock of it panics as of any unlocked mutex.
+func TestMutexHandedOver(t *testing.T) {
+	var mu ipcsync.Mutex
+	mu.SetState(1 << 31)
+	if mu.Locked() || mu.Owner() != 0 {
+		t.Fatal("handed-over state reads as locked")
+	}
+	if err := mu.Lock(context.Background()); err != nil {
+		t.Fatalf("Lock of a handed-over mutex = %v", err)
+	}
+	if mu.Owner() != os.Getpid() {
+		t.Fatalf("owner = %d", mu.Owner())
+	}
+	mu.Unlock()
+	mu.SetState(1 << 31)
+	if ok, err := mu.TryLock(); !ok || err != nil {
+		t.Fatalf("TryLock of a handed-over mutex = %v, %v", ok, err)
+	}
+	mu.Unlock()
+	mu.SetState(1 << 31)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Unlock of a handed-over (unlocked) mutex did not panic")
+		}
+	}()
+	mu.Unlock()
+}
