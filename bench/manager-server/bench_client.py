@@ -12,7 +12,8 @@ threads) is read just before the start line opens and after every client
 is done. One JSON object per operation goes to stdout:
 
     {"op": "dict_get", "procs": 1, "calls": 12345, "calls_per_s": ...,
-     "server_cpu_us_per_call": ...}
+     "server_cpu_us_per_call": ..., "server_user_us_per_call": ...,
+     "server_sys_us_per_call": ...}
 
 A "call" is one request/reply round trip: queue_put_get and
 lock_acquire_release make two per iteration and count both.
@@ -38,10 +39,11 @@ def parse_address(s):
 
 
 def cpu_seconds(pid):
+    """(user, system) CPU seconds of every thread of pid."""
     with open('/proc/%d/stat' % pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
     # fields[0] is the state (field 3); utime and stime are fields 14, 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def make_op(m, name):
@@ -111,10 +113,14 @@ def run(args, opname, procs):
         p.join()
     calls = sum(n for n, _ in rs)
     rate = sum(n / secs for n, secs in rs)
+    user = (cpu1[0] - cpu0[0]) * 1e6 / calls
+    system = (cpu1[1] - cpu0[1]) * 1e6 / calls
     return {
         'op': opname, 'procs': procs, 'calls': calls,
         'calls_per_s': round(rate),
-        'server_cpu_us_per_call': round((cpu1 - cpu0) * 1e6 / calls, 2),
+        'server_cpu_us_per_call': round(user + system, 2),
+        'server_user_us_per_call': round(user, 2),
+        'server_sys_us_per_call': round(system, 2),
         'python': '%d.%d.%d' % sys.version_info[:3],
     }
 

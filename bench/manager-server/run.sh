@@ -16,6 +16,7 @@
 # PROCS      client process counts (default "1 2")
 # TRANSPORTS "unix tcp" (default)
 # OPS        comma-separated (default: all of bench_client.py's basic ops)
+# GOMAXPROCS passed to `procshare serve` when set
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -53,7 +54,7 @@ wait_line() {
 		if grep -Eq "$2" "$1" 2>/dev/null; then return 0; fi
 		sleep 0.05
 	done
-	echo "run.sh: server did not start: $(cat "$1")" >&2
+	echo "run.sh: server did not start ($1)" >&2
 	return 1
 }
 
@@ -74,7 +75,9 @@ for transport in $TRANSPORTS; do
 		py_addr=127.0.0.1:0
 		;;
 	esac
-	"$tmp/procshare" serve --address "$go_addr" --authkey-file "$tmp/key" >"$tmp/go.out" 2>"$tmp/go.err" &
+	rm -f "$tmp/go.addr"
+	"$tmp/procshare" serve --address "$go_addr" --authkey-file "$tmp/key" --addr-file "$tmp/go.addr" \
+		--expose get_queue=Queue >"$tmp/go.out" 2>"$tmp/go.err" &
 	go_pid=$!
 	pids+=("$go_pid")
 	"$PY" "$root/manager/interop/testdata/cpython_server.py" --address "$py_addr" \
@@ -83,12 +86,8 @@ for transport in $TRANSPORTS; do
 	pids+=("$py_pid")
 	wait_line "$tmp/py.out" '^READY '
 	py_addr=$(sed -n 's/^READY //p' "$tmp/py.out")
-	if [ "$transport" = tcp ]; then
-		wait_line "$tmp/go.out" '127\.0\.0\.1:[0-9]+'
-		go_addr=$(grep -Eo '127\.0\.0\.1:[0-9]+' "$tmp/go.out" | head -1)
-	else
-		wait_line "$tmp/go.out" "$go_addr"
-	fi
+	wait_line "$tmp/go.addr" '.'
+	go_addr=$(cat "$tmp/go.addr")
 	for procs in $PROCS; do
 		for op in ${OPS//,/ }; do
 			for _ in $(seq "$REPS"); do
@@ -114,15 +113,18 @@ for r in rows:
 print('client: CPython %s; medians; calls/s = round trips per second of all client processes;'
       ' CPU = server utime+stime per call' % rows[0]['python'])
 print()
-print('| transport | clients | op | CPython calls/s | procshare calls/s | ratio | CPython CPU µs/call | procshare CPU µs/call | CPU ratio |')
+print('| transport | clients | op | CPython calls/s | procshare calls/s | ratio | CPython CPU µs/call (user+sys) | procshare CPU µs/call (user+sys) | CPU ratio |')
 print('|---|---|---|---|---|---|---|---|---|')
 keys = sorted({k[:3] for k in groups}, key=lambda k: (k[0] != 'unix', k[1], k[2]))
 for t, p, op in keys:
     c, g = groups[(t, p, op, 'cpython')], groups[(t, p, op, 'procshare')]
     cr = statistics.median(x['calls_per_s'] for x in c)
     gr = statistics.median(x['calls_per_s'] for x in g)
-    cc = statistics.median(x['server_cpu_us_per_call'] for x in c)
-    gc = statistics.median(x['server_cpu_us_per_call'] for x in g)
-    print('| %s | %d | %s | %d | %d | %.2f× | %.1f | %.1f | %.1f× |' % (
-        t, p, op, cr, gr, gr / cr, cc, gc, cc / gc if gc else float('inf')))
+    def cpu(rs):
+        m = lambda k: statistics.median(x[k] for x in rs)
+        return m('server_cpu_us_per_call'), m('server_user_us_per_call'), m('server_sys_us_per_call')
+    cc, gc = cpu(c), cpu(g)
+    print('| %s | %d | %s | %d | %d | %.2f× | %.1f (%.1f+%.1f) | %.1f (%.1f+%.1f) | %.1f× |' % (
+        t, p, op, cr, gr, gr / cr, cc[0], cc[1], cc[2], gc[0], gc[1], gc[2],
+        cc[0] / gc[0] if gc[0] else float('inf')))
 EOF
