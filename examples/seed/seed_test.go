@@ -101,6 +101,10 @@ func TestPrograms(t *testing.T) {
 			if _, ok := programs[n]; !ok {
 				t.Skipf("program %d is not in this build (examples/seed/manager.go adds program 3)", n)
 			}
+			if testing.Short() && n != 2 {
+				// Program 3 starts 100 children, costly under -race.
+				t.Skipf("-short: TestAll checks program %d; program 2 checks -program here", n)
+			}
 			stdout, stderr, code := runSeed(t, "-program", strconv.Itoa(n))
 			if code != 0 || stderr != "" {
 				t.Fatalf("exit code %d, stderr %q", code, stderr)
