@@ -314,7 +314,8 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, ident pickle.Valu
 		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { cc.wc.SetDeadline(time.Unix(1, 0)) })
-	v, err := cc.roundTrip(req)
+	v, err := cc.roundTrip(req.b)
+	req.free()
 	if !stop() {
 		cc.broken = true
 		if err != nil {
@@ -322,6 +323,12 @@ func (c *Client) exchange(ctx context.Context, cc *clientConn, ident pickle.Valu
 		}
 	}
 	return v, err
+}
+
+// isRemote reports whether err is a *RemoteError (a reply).
+func isRemote(err error) bool {
+	_, ok := err.(*RemoteError)
+	return ok
 }
 
 // ctxErr is ctx.Err(), except that a deadline in the past counts even before
@@ -389,19 +396,35 @@ func (c *Client) putConn(cc *clientConn) {
 
 var emptyKwds = pickle.NewDict() // never modified
 
-// encodeRequest pickles (ident, method, args, kwds).
-func encodeRequest(ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) ([]byte, error) {
+// request is an encoded request in a pooled buffer.
+type request struct{ b []byte }
+
+var requestPool = sync.Pool{New: func() any { return &request{b: make([]byte, 0, 256)} }}
+
+// encodeRequest pickles (ident, method, args, kwds); give the request back
+// with free once it has been written.
+func encodeRequest(ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) (*request, error) {
 	if args == nil {
 		args = pickle.Tuple{}
 	}
 	if kwds == nil {
 		kwds = emptyKwds
 	}
-	b, err := pickle.Marshal(pickle.Tuple{ident, method, args, kwds})
+	r := requestPool.Get().(*request)
+	b, err := pickle.AppendMarshal(r.b[:0], pickle.Tuple{ident, method, args, kwds}, 4)
 	if err != nil {
+		requestPool.Put(r)
 		return nil, fmt.Errorf("manager: %s: %w", method, err)
 	}
-	return b, nil
+	r.b = b
+	return r, nil
+}
+
+// free returns r to the pool (unless it grew large).
+func (r *request) free() {
+	if cap(r.b) <= 64<<10 {
+		requestPool.Put(r)
+	}
 }
 
 // proxyReply is the result of a call the server answered with #PROXY: a new
@@ -486,7 +509,7 @@ func sequenceOf(v pickle.Value) ([]pickle.Value, bool) {
 // once sent, the call waits for its reply (the server answers it without
 // waiting for anything), so a call never returns while its effect is
 // undecided.
-func (c *Client) call(ctx context.Context, ident, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+func (c *Client) call(ctx context.Context, ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -496,9 +519,14 @@ func (c *Client) call(ctx context.Context, ident, method string, args pickle.Tup
 	}
 	p, err := c.pipe(ctx)
 	if err != nil {
+		req.free()
 		return nil, err
 	}
-	return p.call(req)
+	v, err := p.call(req.b)
+	if err == nil || isRemote(err) {
+		req.free() // written: a reply came after it
+	}
+	return v, err
 }
 
 // pipe picks the pipelined connection with the fewest calls in flight,

@@ -51,7 +51,7 @@ type blockingCall struct {
 // the call's normal result if it had completed — in that case undo reverses
 // it. On a CPython server the call is repeated with a timeout of at most
 // Config.PollInterval until it succeeds or ctx ends.
-func (c *Client) block(ctx context.Context, cc *clientConn, ident string, b *blockingCall) (pickle.Value, error) {
+func (c *Client) block(ctx context.Context, cc *clientConn, ident pickle.Value, b *blockingCall) (pickle.Value, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -82,7 +82,8 @@ func (c *Client) block(ctx context.Context, cc *clientConn, ident string, b *blo
 		if err != nil {
 			return nil, err
 		}
-		v, err := cc.roundTrip(req)
+		v, err := cc.roundTrip(req.b)
+		req.free()
 		if b.timedOut != nil && b.timedOut(v, err) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -106,7 +107,7 @@ func (c *Client) settle(ctx context.Context, cc *clientConn, b *blockingCall, v 
 }
 
 // blockInterruptible is block on procshare's server.
-func (c *Client) blockInterruptible(ctx context.Context, cc *clientConn, ident string, b *blockingCall) (pickle.Value, error) {
+func (c *Client) blockInterruptible(ctx context.Context, cc *clientConn, ident pickle.Value, b *blockingCall) (pickle.Value, error) {
 	args, kwds := b.args(nil)
 	req, err := encodeRequest(ident, b.method, args, kwds)
 	if err != nil {
@@ -136,7 +137,8 @@ func (c *Client) blockInterruptible(ctx context.Context, cc *clientConn, ident s
 			delay = min(2*delay, time.Second)
 		}
 	})
-	v, err := cc.roundTrip(req)
+	v, err := cc.roundTrip(req.b)
+	req.free()
 	close(replied)
 	if stop() {
 		return v, err
@@ -151,7 +153,7 @@ func (c *Client) blockInterruptible(ctx context.Context, cc *clientConn, ident s
 }
 
 // blockOnce is block for calls that cannot be chunked, on a CPython server.
-func (c *Client) blockOnce(ctx context.Context, cc *clientConn, ident string, b *blockingCall) (pickle.Value, error) {
+func (c *Client) blockOnce(ctx context.Context, cc *clientConn, ident pickle.Value, b *blockingCall) (pickle.Value, error) {
 	var timeout pickle.Value
 	if dl, ok := ctx.Deadline(); ok && b.timeoutOK {
 		left := time.Until(dl)
@@ -172,7 +174,8 @@ func (c *Client) blockOnce(ctx context.Context, cc *clientConn, ident string, b 
 		}
 		cc.wc.SetDeadline(time.Unix(1, 0))
 	})
-	v, err := cc.roundTrip(req)
+	v, err := cc.roundTrip(req.b)
+	req.free()
 	stop()
 	if err != nil {
 		// Abandoned, or (Barrier) timed out at ctx's deadline.

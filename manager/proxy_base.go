@@ -22,6 +22,7 @@ import (
 type proxy struct {
 	c       *Client
 	tok     Token
+	ident   pickle.Value // tok.ID, boxed once for every request
 	exposed []string
 	closed  atomic.Bool
 	cleanup runtime.Cleanup
@@ -40,7 +41,7 @@ type proxyRef struct {
 // adopt makes p the owner of one reference to tok's object, which the caller
 // has already taken on the server (create, incref, or a #PROXY reply).
 func (c *Client) adopt(p *proxy, tok Token, exposed []string) {
-	p.c, p.tok, p.exposed = c, tok, exposed
+	p.c, p.tok, p.exposed, p.ident = c, tok, exposed, tok.ID
 	c.mu.Lock()
 	c.refs[tok.ID]++
 	c.mu.Unlock()
@@ -186,7 +187,7 @@ func (p *proxy) attach(files []*os.File, meta []byte, typeids ...string) error {
 	}
 	// Like a proxy unpickled as a Python Process argument, the child
 	// borrows the parent's reference: no incref now, no decref at Close.
-	p.c, p.tok, p.exposed, p.borrowed = c, Token{TypeID: m.TypeID, Address: addr, ID: m.ID}, m.Exposed, true
+	p.c, p.tok, p.exposed, p.ident, p.borrowed = c, Token{TypeID: m.TypeID, Address: addr, ID: m.ID}, m.Exposed, m.ID, true
 	return nil
 }
 
@@ -245,7 +246,7 @@ func (p *proxy) callKw(ctx context.Context, method string, args pickle.Tuple, kw
 	if err := p.usable(); err != nil {
 		return nil, err
 	}
-	v, err := p.c.call(ctx, p.tok.ID, method, args, kwds)
+	v, err := p.c.call(ctx, p.ident, method, args, kwds)
 	if err != nil {
 		return nil, p.wrap(method, err)
 	}
@@ -260,7 +261,7 @@ func (p *proxy) block(ctx context.Context, cc *clientConn, b *blockingCall) (pic
 	if err := p.usable(); err != nil {
 		return nil, err
 	}
-	v, err := p.c.block(ctx, cc, p.tok.ID, b)
+	v, err := p.c.block(ctx, cc, p.ident, b)
 	if err != nil {
 		return nil, p.wrap(b.method, err)
 	}
