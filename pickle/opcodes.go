@@ -1,5 +1,7 @@
 package pickle
 
+//go:generate sh -c "python3 testdata/gen_compat.py && gofmt -w compat.go"
+
 import "fmt"
 
 // Pickle opcodes, named as in CPython's pickletools, grouped by the protocol
