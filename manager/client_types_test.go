@@ -1,12 +1,16 @@
 package manager_test
 
 import (
+	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/procshare/procshare/internal/pyenv"
+	"github.com/procshare/procshare/internal/wire"
 	"github.com/procshare/procshare/manager"
 	"github.com/procshare/procshare/pickle"
 )
@@ -597,4 +601,54 @@ func TestRemoteErrorDetails(t *testing.T) {
 			t.Fatalf("after sort(reverse=True): %s", got)
 		}
 	})
+}
+
+// TestTransportsAndAuth dials over TCP and Unix sockets, procshare's server
+// and CPython's, and checks that a wrong authkey is refused clearly.
+func TestTransportsAndAuth(t *testing.T) {
+	type server struct {
+		name, addr string
+		key        []byte
+	}
+	key := []byte("transport key")
+	var servers []server
+	for _, network := range []string{"tcp", "unix"} {
+		srv, err := manager.NewServer(&manager.ServerConfig{Authkey: key})
+		must(t, err)
+		addr := "127.0.0.1:0"
+		if network == "unix" {
+			addr = filepath.Join(t.TempDir(), "m.sock")
+		}
+		ln, err := manager.Listen(manager.Address{Network: network, Addr: addr})
+		must(t, err)
+		go srv.Serve(context.Background(), ln)
+		t.Cleanup(func() { srv.Close() })
+		servers = append(servers, server{"procshare-" + network, ln.Addr().String(), key})
+	}
+	py := pyenv.Latest(t)
+	for _, network := range []string{"tcp", "unix"} {
+		s := cpythonServer(t, py, network)
+		servers = append(servers, server{py.Name() + "-" + network, s.addr, s.key})
+	}
+	for _, s := range servers {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxT(t)
+			c := get[*manager.Client](t)(manager.Dial(ctx, s.addr, s.key, nil))
+			defer c.Close()
+			l := get[*manager.List](t)(c.NewList(ctx, []int{1}))
+			defer l.Close()
+			must(t, l.Append(ctx, 2))
+			if got := repr(t)(l.Items(ctx)); got != "[1, 2]" {
+				t.Fatalf("Items = %s", got)
+			}
+			if tok := l.Token(); tok.Address != c.Address() {
+				t.Fatalf("token address %v, client address %v", tok.Address, c.Address())
+			}
+			_, err := manager.Dial(ctx, s.addr, []byte("wrong"), nil)
+			if !errors.Is(err, wire.ErrAuthFailed) {
+				t.Fatalf("Dial with a wrong key = %v, want wire.ErrAuthFailed", err)
+			}
+		})
+	}
 }
