@@ -34,7 +34,7 @@
 //	RLock              threading.RLock()              owned by a connection
 //	Semaphore          threading.Semaphore(value=1)
 //	BoundedSemaphore   threading.BoundedSemaphore(1)
-//	Condition          threading.Condition()          its RLock is owned by a connection
+//	Condition          threading.Condition(lock=None) own RLock, or a Lock/RLock proxy
 //	Barrier            threading.Barrier(parties, timeout=None)   action= refused
 //	list               list(iterable=())
 //	dict               dict(mapping_or_pairs=(), **kw)  Python key equality
@@ -64,7 +64,8 @@
 //     referenced (CPython keeps them forever); an object taken out of a
 //     container lingers for a while so the client receiving it can incref.
 //   - Callables cannot run: Pool, Barrier(action=...) and list.sort(key=...)
-//     are refused with a clear error.
+//     are refused with a clear error. Condition(lock) accepts only a proxy
+//     of a Lock or RLock of the same server.
 //   - Client references are never released on disconnect, as in CPython.
 //
 // # Extensions

@@ -172,10 +172,15 @@ func (o *objLock) release(conn *srvConn) error {
 	if !o.locked {
 		return excf(excRuntimeError, "release unlocked lock")
 	}
+	o.releaseLocked(conn)
+	return nil
+}
+
+// releaseLocked unlocks (mu held, the lock locked).
+func (o *objLock) releaseLocked(conn *srvConn) {
 	o.locked = false
 	o.holders.remove(conn)
 	o.q.notify(1)
-	return nil
 }
 
 func (o *objLock) connClosed(conn *srvConn, releaseAll bool) {
@@ -193,11 +198,7 @@ func (o *objLock) connClosed(conn *srvConn, releaseAll bool) {
 func (o *objLock) repr() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	st := "unlocked"
-	if o.locked {
-		st = "locked"
-	}
-	return fmt.Sprintf("<%s _thread.lock object at %p>", st, o)
+	return o.lockRepr()
 }
 
 func (o *objLock) getvalue() (pickle.Value, error) {
@@ -317,7 +318,7 @@ func (o *objRLock) connClosed(conn *srvConn, _ bool) {
 func (o *objRLock) repr() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.rlockState.repr(o)
+	return o.lockRepr()
 }
 
 func (o *objRLock) getvalue() (pickle.Value, error) {
@@ -444,11 +445,70 @@ func (o *objSemaphore) getvalue() (pickle.Value, error) {
 	return nil, typeErrorf("cannot pickle '_thread.lock' object")
 }
 
-// objCondition is threading.Condition with its default RLock.
+// condLock is the lock of a Condition: its own RLock, or a Lock or RLock
+// of the server given to the constructor (a nested proxy). The Condition's
+// waiters are guarded by the lock's mutex.
+type condLock interface {
+	srvObj
+	mutex() *sync.Mutex
+	// The following need mutex() held.
+	owned(conn *srvConn) bool
+	releaseSave(conn *srvConn) int
+	acquireRestore(c *srvCall, saved int) error
+	lockRepr() string
+}
+
+func (o *objRLock) mutex() *sync.Mutex           { return &o.mu }
+func (o *objRLock) owned(conn *srvConn) bool     { return o.owner == conn }
+func (o *objRLock) lockRepr() string             { return o.rlockState.repr(o) }
+func (o *objLock) mutex() *sync.Mutex            { return &o.mu }
+func (o *objLock) owned(conn *srvConn) bool      { return o.locked } // Python: locked by anyone
+func (o *objLock) releaseSave(conn *srvConn) int { o.releaseLocked(conn); return 0 }
+
+func (o *objRLock) releaseSave(conn *srvConn) int {
+	saved := o.count
+	o.owner, o.count = nil, 0
+	o.q.notify(1)
+	return saved
+}
+
+// acquireRestore re-acquires after a wait, ignoring ps_interrupt: the
+// caller must get the lock back in the state it had.
+func (o *objRLock) acquireRestore(c *srvCall, saved int) error {
+	if _, err := o.acquire(c, &o.mu, true, time.Time{}, false); err != nil {
+		return err
+	}
+	o.count = saved
+	return nil
+}
+
+func (o *objLock) acquireRestore(c *srvCall, _ int) error {
+	for o.locked {
+		if c.wait(&o.mu, &o.q, time.Time{}, false) == waitStopped {
+			return c.stoppedErr()
+		}
+	}
+	o.locked = true
+	o.holders.add(c.conn)
+	if o.holders.on {
+		c.conn.trackState(o)
+	}
+	return nil
+}
+
+func (o *objLock) lockRepr() string {
+	st := "unlocked"
+	if o.locked {
+		st = "locked"
+	}
+	return fmt.Sprintf("<%s _thread.lock object at %p>", st, o)
+}
+
+// objCondition is threading.Condition.
 type objCondition struct {
-	mu   sync.Mutex
-	lock rlockState
-	cond srvWaitq
+	lock    condLock
+	lockVal pickle.Value // the lock argument (a proxy), nil for the own RLock
+	cond    srvWaitq     // guarded by lock.mutex()
 }
 
 func newObjCondition(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
@@ -456,16 +516,27 @@ func newObjCondition(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, err
 	if err := condInit.bind(args, kw, a); err != nil {
 		return nil, err
 	}
-	if a[0] != nil {
-		return nil, typeErrorf("procshare: Condition(lock=...) is not supported; create a Condition without a lock argument (it uses its own RLock)")
+	if a[0] == nil {
+		return &objCondition{lock: &objRLock{}}, nil
 	}
-	return &objCondition{}, nil
+	tok, ok := tokenFromProxyValue(a[0])
+	var e *srvEntry
+	if ok {
+		e = s.table.get(tok.ID)
+	}
+	if e != nil {
+		if l, ok := e.obj.(condLock); ok {
+			s.table.hold(a[0])
+			return &objCondition{lock: l, lockVal: a[0]}, nil
+		}
+	}
+	return nil, typeErrorf("procshare: Condition(lock) needs a proxy of a Lock or RLock of this manager, not %s", typeName(a[0]))
 }
 
 func (o *objCondition) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
 	switch m {
 	case "acquire", "release":
-		return rlockCall(c, m, args, kw, &o.mu, &o.lock, o)
+		return o.lock.call(c, m, args, kw)
 	case "wait":
 		a := []pickle.Value{nil}
 		if err := waitParams.bind(args, kw, a); err != nil {
@@ -475,36 +546,29 @@ func (o *objCondition) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 		if err != nil {
 			return nil, err
 		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		if o.lock.owner != c.conn {
+		mu := o.lock.mutex()
+		mu.Lock()
+		defer mu.Unlock()
+		if !o.lock.owned(c.conn) {
 			return nil, excf(excRuntimeError, "cannot wait on un-acquired lock")
 		}
-		saved := o.lock.count
-		o.lock.owner, o.lock.count = nil, 0
-		o.lock.q.notify(1)
+		saved := o.lock.releaseSave(c.conn)
 		got := false
 		var stopErr error
-		switch {
-		case to.none:
-			r := c.wait(&o.mu, &o.cond, time.Time{}, true)
-			got = r == waitNotified
-			if r == waitStopped {
-				stopErr = c.stoppedErr()
+		if to.none || to.seconds > 0 {
+			var deadline time.Time
+			if !to.none {
+				deadline = deadlineAfter(to.seconds)
 			}
-		case to.seconds > 0:
-			r := c.wait(&o.mu, &o.cond, deadlineAfter(to.seconds), true)
+			r := c.wait(mu, &o.cond, deadline, true)
 			got = r == waitNotified
 			if r == waitStopped {
 				stopErr = c.stoppedErr()
 			}
 		}
-		// Re-acquire, ignoring ps_interrupt: the caller must get the
-		// lock back in the state it had.
-		if _, err := o.lock.acquire(c, &o.mu, true, time.Time{}, false); err != nil {
+		if err := o.lock.acquireRestore(c, saved); err != nil {
 			return nil, err
 		}
-		o.lock.count = saved
 		if stopErr != nil {
 			return nil, stopErr
 		}
@@ -523,9 +587,10 @@ func (o *objCondition) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 		} else if err := noArgs("notify_all", args, kw); err != nil {
 			return nil, err
 		}
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		if o.lock.owner != c.conn {
+		mu := o.lock.mutex()
+		mu.Lock()
+		defer mu.Unlock()
+		if !o.lock.owned(c.conn) {
 			return nil, excf(excRuntimeError, "cannot notify on un-acquired lock")
 		}
 		if n < 0 {
@@ -538,16 +603,17 @@ func (o *objCondition) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 	return nil, errNoMethod
 }
 
-func (o *objCondition) connClosed(conn *srvConn, _ bool) {
-	o.mu.Lock()
-	o.lock.connClosed(conn)
-	o.mu.Unlock()
+func (o *objCondition) repr() string {
+	mu := o.lock.mutex()
+	mu.Lock()
+	defer mu.Unlock()
+	return fmt.Sprintf("<Condition(%s, %d)>", o.lock.lockRepr(), o.cond.len())
 }
 
-func (o *objCondition) repr() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return fmt.Sprintf("<Condition(%s, %d)>", o.lock.repr(o), o.cond.len())
+func (o *objCondition) values(fn func(pickle.Value)) {
+	if o.lockVal != nil {
+		fn(o.lockVal)
+	}
 }
 
 func (o *objCondition) getvalue() (pickle.Value, error) {

@@ -598,3 +598,38 @@ func TestServerCloseWakesBlockedCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestServerConditionWithLock: Condition(lock) with a proxy of a Lock or
+// RLock of the server, as the Python documentation allows.
+func TestServerConditionWithLock(t *testing.T) {
+	ts := startStServer(t, "pipe", nil)
+	for _, typeid := range []string{"Lock", "RLock"} {
+		lock, _ := ts.create(typeid)
+		fn := "AcquirerProxy"
+		cond, _ := ts.create("Condition", proxyValue(fn, typeid, lock))
+		o, o2 := ts.stObj(), ts.stObj()
+		pyEq(t, o.must(cond, "acquire"), true)
+		// The condition's lock is the lock object.
+		pyEq(t, o2.must(lock, "acquire", false), false)
+		o2.send(lock, "acquire", nil, nil) // blocks until wait releases it
+		time.Sleep(10 * time.Millisecond)
+		o.send(cond, "wait", pickle.Tuple{nil}, nil)
+		_, v := o2.recv()
+		pyEq(t, v, true)
+		o2.must(cond, "notify")
+		o2.must(lock, "release")
+		kind, v := o.recv()
+		if kind != "#RETURN" || v != true {
+			t.Fatalf("%s: wait: %s %s", typeid, kind, pyRepr(v))
+		}
+		o.must(cond, "release")
+		pyEq(t, o2.must(lock, "acquire", false), true)
+		o2.must(lock, "release")
+		// The condition keeps the lock alive.
+		ts.mustServer("decref", lock)
+		pyEq(t, o.must(lock, "acquire", false), true)
+		o.must(lock, "release")
+	}
+	kind, v := ts.server("create", "Condition", proxyValue("ListProxy", "list", "nosuchid"))
+	stWantTB(t, kind, v, "TypeError")
+}
