@@ -23,6 +23,10 @@ const envChild = "PROCSHARE_CHILD"
 // program that would not dispatch to the registered function.
 var mainCalled atomic.Bool
 
+// useParentWatch can be turned off by tests to exercise Linux's
+// parent-death signal alone.
+var useParentWatch = true
+
 // maxStack bounds the stack trace a child reports.
 const maxStack = 64 << 10
 
@@ -79,7 +83,9 @@ func runChild() int {
 		if os.Getppid() != sp.PPid {
 			return 1
 		}
-		go watchParent(ctl)
+		if useParentWatch {
+			go watchParent(ctl)
+		}
 	}
 
 	f, ok := lookup(sp.Func)

@@ -10,3 +10,7 @@ func ForgetMain() (restore func()) {
 	mainCalled.Store(false)
 	return func() { mainCalled.Store(true) }
 }
+
+// SetParentWatch turns a daemon child's watch of its control pipe off or on,
+// so that tests exercise the parent-death signal alone.
+func SetParentWatch(on bool) { useParentWatch = on }
