@@ -259,7 +259,7 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		if n < 0 {
 			n = 0
 		}
-		if n > 0 && int64(len(l.items))*n > maxRangeItems {
+		if n > 0 && len(l.items) > 0 && n > maxRangeItems/int64(len(l.items)) {
 			return nil, newExc(pickle.Global{Module: "builtins", Name: "MemoryError"})
 		}
 		out := make([]pickle.Value, 0, len(l.items)*int(n))

@@ -410,10 +410,10 @@ func (o *objSemaphore) release(conn *srvConn, n int64) error {
 		return valueErrorf("Semaphore released too many times")
 	}
 	o.value += n
-	for i := int64(0); i < n; i++ {
+	for i := 0; int64(i) < n && i < len(o.holders.conns); i++ {
 		o.holders.remove(conn)
 	}
-	o.q.notify(int(n))
+	o.q.notify(int(min(n, int64(o.q.len()))))
 	return nil
 }
 

@@ -305,3 +305,23 @@ func TestServerRecoversPanics(t *testing.T) {
 	l, _ := ts.create("list")
 	pyEq(t, o.must(l, "__len__"), int64(0))
 }
+
+// TestServerHugeArguments: sizes a client may send must not make the
+// server allocate or loop without bound.
+func TestServerHugeArguments(t *testing.T) {
+	ts := startStServer(t, "pipe", nil)
+	o := ts.stObj()
+	l, _ := ts.create("list", pyList(int64(1), int64(2), int64(3), int64(4)))
+	kind, v := o.do(l, "__mul__", int64(1)<<62)
+	stWantExc(t, kind, v, "MemoryError", "")
+	kind, v = ts.server("create", "list", pickle.Range{Start: int64(0), Stop: int64(1) << 60, Step: int64(1)})
+	stWantTB(t, kind, v, "OverflowError")
+	s, _ := ts.create("Semaphore", int64(0))
+	o.must(s, "release", int64(1)<<62)
+	pyEq(t, o.must(s, "acquire", false), true)
+	c, _ := ts.create("Condition")
+	o.must(c, "acquire")
+	o.must(c, "notify", int64(1)<<62)
+	o.must(c, "release")
+	pyEq(t, o.must(l, "ps_pop_many", int64(1)<<62), pyList(int64(1), int64(2), int64(3), int64(4)))
+}
