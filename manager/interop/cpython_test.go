@@ -25,14 +25,16 @@ func TestSuiteAgainstCPython(t *testing.T) {
 			key := interop.NewAuthkey(t)
 			t.Run("unix", func(t *testing.T) {
 				addr, _ := interop.StartCPythonServer(t, py, interop.SocketPath(t), key)
-				runSuite(t, py, addr, key, "cpython")
+				addr2, _ := interop.StartCPythonServer(t, py, interop.SocketPath(t), key)
+				runSuite(t, py, addr, addr2, key, "cpython")
 			})
 			t.Run("tcp", func(t *testing.T) {
 				if testing.Short() {
 					t.Skip("-short: CPython's server takes ~50 s per interpreter over TCP (delayed-ACK stall)")
 				}
 				addr, _ := interop.StartCPythonServer(t, py, "127.0.0.1:0", key)
-				runSuite(t, py, addr, key, "cpython")
+				addr2, _ := interop.StartCPythonServer(t, py, "127.0.0.1:0", key)
+				runSuite(t, py, addr, addr2, key, "cpython")
 			})
 		})
 	}

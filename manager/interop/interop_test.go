@@ -30,7 +30,8 @@ func TestSuite(t *testing.T) {
 					}
 					key := interop.NewAuthkey(t)
 					addr := interop.StartServer(t, network, &manager.ServerConfig{Authkey: key})
-					runSuite(t, py, addr, key, "procshare")
+					addr2 := interop.StartServer(t, network, &manager.ServerConfig{Authkey: key})
+					runSuite(t, py, addr, addr2, key, "procshare")
 				})
 			}
 		})
@@ -57,7 +58,7 @@ func TestNumpyArray(t *testing.T) {
 	py := pyenv.Interpreter{Version: fields[1], Minor: minor, Path: systemPython}
 	key := interop.NewAuthkey(t)
 	addr := interop.StartServer(t, "unix", &manager.ServerConfig{Authkey: key})
-	for _, r := range runSuite(t, py, addr, key, "procshare", "-k", "test_numpy_array") {
+	for _, r := range runSuite(t, py, addr, "", key, "procshare", "-k", "test_numpy_array") {
 		if r.Status == "skip" {
 			t.Errorf("%s skipped although %s imports numpy: %s", r.Test, systemPython, r.Detail)
 		}
