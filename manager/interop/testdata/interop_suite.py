@@ -873,6 +873,22 @@ class TestNested(Base):
         self.assertEqual(len(l), 2)
         self.assertEqual(l[1], 2)
 
+    def test_nested_under_another_address_spelling(self):
+        # The same TCP server reached as 'localhost' instead of 127.0.0.1:
+        # tokens carry the spelling the client used.
+        if not isinstance(ADDRESS, tuple) or ADDRESS[0] != '127.0.0.1':
+            self.skipTest('needs a TCP server on 127.0.0.1')
+        m = Client(address=('localhost', ADDRESS[1]), authkey=AUTHKEY)
+        m.connect()
+        outer = m.list([m.dict(k='v')])  # the inner's only client proxy dies at once
+        gc.collect()
+        self.assertEqual(outer[0]['k'], 'v')
+        d = m.dict()
+        d['q'] = m.Queue()
+        gc.collect()
+        d['q'].put(1)
+        self.assertEqual(d['q'].get(timeout=5), 1)
+
     def test_nested_outlives_direct_proxy(self):
         outer = M.list([M.dict(k='v')])  # the inner's proxy is collected at once
         gc.collect()
