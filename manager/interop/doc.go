@@ -8,23 +8,30 @@
 //   - testdata/interop_suite.py is a stdlib unittest module, one named test
 //     per check: every SyncManager typeid and exposed method, nested
 //     proxies, opaque values (a dataclass, datetime, Decimal, numpy when
-//     importable), remote exceptions, timeouts, forked and spawned child
-//     processes, a named shared object (get_queue), bad input (wrong
-//     authkey, unknown methods) and the procshare extensions (ps_add, …).
-//     It prints one "@@RESULT {json}" line per test.
+//     importable, opaque dict keys), recursive and shared values, remote
+//     exceptions with their messages, timeouts (0 and negative too), forked
+//     and spawned child processes, clients killed mid-call, a named shared
+//     object (get_queue), proxies to a second server stored in the first,
+//     bad input (wrong authkey, unknown methods, wrong arguments) and the
+//     procshare extensions (ps_add, …). It prints one "@@RESULT {json}"
+//     line per test (116 tests).
 //   - testdata/cpython_server.py serves CPython's own SyncManager (plus
 //     get_queue) as a separate process: the baseline that shows the suite
 //     itself is right.
 //
 // # Tests
 //
-// TestSuite starts procshare's server in-process and runs the suite once
-// per interpreter and transport; each Python test becomes a Go subtest
+// TestSuite starts procshare's server in-process (two of them: the second
+// for the cross-server tests) and runs the suite once per interpreter and
+// transport; each Python test becomes a Go subtest
 // (TestSuite/py3.12/unix/TestQueue.test_put_get), so a failure names the
 // failing check. TestSuiteAgainstCPython runs the same suite against
 // CPython's server of the same version (Unix socket; TCP too without
 // -short: CPython's server pays a ~40 ms delayed-ACK stall per connection
-// over TCP, see PROTOCOL.md).
+// over TCP, see PROTOCOL.md). TestNumpyArray runs the numpy case with
+// Debian's /usr/bin/python3 when it has python3-numpy. With -short, TCP runs
+// only with the oldest and newest interpreters and CPython's server only
+// with the newest.
 //
 //	go test ./manager/interop/                       # all interpreters
 //	go test ./manager/interop/ -run 'TestSuite/py3.13/tcp'
