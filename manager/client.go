@@ -181,6 +181,9 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	c.wg.Wait()
 
+	if c.stop != nil {
+		refs = nil // the embedded server is about to go, objects and all
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	for id, n := range refs {
 		for ; n > 0; n-- {
