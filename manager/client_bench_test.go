@@ -10,15 +10,16 @@ import (
 	"github.com/procshare/procshare/manager"
 )
 
-// Client benchmarks, each against procshare's server (embedded, Unix
-// socket) and CPython's SyncManager (Unix socket; the interpreter is
+// Client benchmarks, each against procshare's server (embedded in the
+// benchmark process, and "procshare-proc": in a child process, as a raw
+// ping-pong's peer is) and CPython's SyncManager (Unix socket; the interpreter is
 // $PROCSHARE_BENCH_PY or the newest pyenv one). bench/manager/run.sh runs
 // them next to the raw socket ping-pong, a Python client and redis, and
 // prints the ratios.
 
 // benchTargets returns procshare's server and one CPython manager.
 func benchTargets(b *testing.B) []target {
-	tgs := []target{{name: "procshare"}}
+	tgs := []target{{name: "procshare"}, {name: "procshare-proc", child: true}}
 	if path := os.Getenv("PROCSHARE_BENCH_PY"); path != "" {
 		tgs = append(tgs, target{name: "cpython", py: &pyenv.Interpreter{Path: path, Version: "bench"}})
 	} else if pys := pyenv.Interpreters(); len(pys) > 0 {

@@ -299,16 +299,8 @@ func TestServerDies(t *testing.T) {
 		must(t, err)
 		defer p.Join(ctx)
 		defer p.Kill()
-		var c *manager.Client
-		for {
-			if c, err = manager.Dial(ctx, sock, key, nil); err == nil {
-				break
-			}
-			if ctx.Err() != nil || !p.Alive() {
-				t.Fatalf("dial the child's server: %v", err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		c, err := dialChild(ctx, p, sock, key, nil)
+		must(t, err)
 		defer c.Close()
 		checkDies(t, c, func() { p.Kill() })
 	})
@@ -336,6 +328,36 @@ var serveChild = procshare.Register("manager_test.serveChild", func(ctx context.
 	}
 	return srv.Serve(ctx, ln)
 })
+
+// dialChild dials the server of child process p, waiting for it to listen.
+func dialChild(ctx context.Context, p *procshare.Process, sock string, key []byte, cfg *manager.Config) (*manager.Client, error) {
+	for {
+		c, err := manager.Dial(ctx, sock, key, cfg)
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil || !p.Alive() {
+			return nil, fmt.Errorf("dial the child's server: %w", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// dialChildServer starts procshare's server in a child process, killed when
+// the test ends, and dials it.
+func dialChildServer(t testing.TB, ctx context.Context, cfg *manager.Config) (*manager.Client, error) {
+	key := []byte("child key")
+	sock := filepath.Join(t.TempDir(), "m.sock")
+	p, err := procshare.Start(serveChild, sock, key)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() {
+		p.Kill()
+		p.Join(context.Background())
+	})
+	return dialChild(ctx, p, sock, key, cfg)
+}
 
 func checkDies(t *testing.T, c *manager.Client, kill func()) {
 	ctx := ctxT(t)

@@ -27,8 +27,9 @@ func init() { procshare.Main() }
 // target is a manager the client tests run against: procshare's own
 // (embedded with manager.Start) or a CPython SyncManager.
 type target struct {
-	name string
-	py   *pyenv.Interpreter // nil for procshare's server
+	name  string
+	py    *pyenv.Interpreter // nil for procshare's server
+	child bool               // procshare's server in a child process, not embedded
 }
 
 // targets returns procshare's server and one CPython manager per installed
@@ -59,9 +60,12 @@ func dialTarget(t testing.TB, tg target, cfg *manager.Config) *manager.Client {
 	defer cancel()
 	var c *manager.Client
 	var err error
-	if tg.py == nil {
+	switch {
+	case tg.child:
+		c, err = dialChildServer(t, ctx, cfg)
+	case tg.py == nil:
 		c, err = manager.Start(ctx, cfg)
-	} else {
+	default:
 		s := cpythonServer(t, *tg.py, "unix")
 		c, err = manager.Dial(ctx, s.addr, s.key, cfg)
 	}

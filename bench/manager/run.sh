@@ -65,6 +65,9 @@ ns() { # ns NAME: median ns/op of benchmark NAME (without -N suffix)
 }
 ping=$(ns BenchmarkPingPongUnixRaw)
 get_ps=$(ns BenchmarkClientGet/procshare)
+get_pp=$(ns BenchmarkClientGet/procshare-proc)
+par_pp=$(ns BenchmarkClientGetParallel16/procshare-proc)
+inc_pp=$(ns BenchmarkLockedIncrement/procshare-proc)
 get_py=$(ns BenchmarkClientGet/cpython)
 par_ps=$(ns BenchmarkClientGetParallel16/procshare)
 par_py=$(ns BenchmarkClientGetParallel16/cpython)
@@ -126,15 +129,18 @@ seed_py=$(for _ in $(seq "$REPS"); do wall "$PY" "$here/seed_manager.py"; done |
 cat <<TABLE
 | what | figure | compared with | ratio (target) |
 |---|---|---|---|
-| Go client dict get, 1 goroutine, procshare server | $get_ps ns | raw Unix ping-pong $ping ns | $(ratio "$get_ps" "$ping")x (<= 1.3x) |
+| Go client dict get, 1 goroutine, procshare server in another process | $get_pp ns | raw Unix ping-pong between two Go processes $ping ns | $(ratio "$get_pp" "$ping")x (<= 1.3x) |
+| Go client dict get, 1 goroutine, procshare server embedded | $get_ps ns | raw Unix ping-pong $ping ns | $(ratio "$get_ps" "$ping")x |
 | Go client dict get, CPython server | $(ops "$get_py") ops/s | Python client $py_get ops/s | $(ratio "$(ops "$get_py")" "$py_get")x (>= 2x) |
 | Go client locked increment, CPython server | $(ops "$inc_py") ops/s | Python client $py_inc ops/s | $(ratio "$(ops "$inc_py")" "$py_inc")x (>= 2x) |
 | Go client queue put+get, CPython server | $(ops "$pg_py") ops/s | Python client $py_pg ops/s | $(ratio "$(ops "$pg_py")" "$py_pg")x (>= 2x) |
-| Go client dict get, 16 goroutines, procshare server | $(ops "$par_ps") ops/s | redis-benchmark -P 16 -t get $redis ops/s | $(ratio "$(ops "$par_ps")" "$redis")x (>= 1x) |
+| Go client dict get, 16 goroutines, procshare server in another process | $(ops "$par_pp") ops/s | redis-benchmark -P 16 -t get $redis ops/s | $(ratio "$(ops "$par_pp")" "$redis")x (>= 1x) |
+| Go client dict get, 16 goroutines, procshare server embedded | $(ops "$par_ps") ops/s | redis-benchmark -P 16 -t get $redis ops/s | $(ratio "$(ops "$par_ps")" "$redis")x |
 | Go client dict get, 16 goroutines, CPython server | $(ops "$par_py") ops/s | | |
 | Queue PutMany/GetMany 16, per item, procshare | $(ops "$batch") items/s | redis -P 16 $redis ops/s | $(ratio "$(ops "$batch")" "$redis")x |
 | seed program 3, Go (100 processes) | $seed_go ms | Python Manager() version $seed_py ms | $(ratio "$seed_py" "$seed_go")x faster (<= 150 ms, >= 2x) |
-| Value.Add (ps_add), procshare | $add ns | locked increment $inc_ps ns (4 round trips) | $(ratio "$inc_ps" "$add")x faster |
+| Value.Add (ps_add), procshare embedded | $add ns | locked increment $inc_ps ns (4 round trips) | $(ratio "$inc_ps" "$add")x faster |
+| locked increment, procshare in another process | $inc_pp ns | | |
 | queue put+get, procshare | $pg_ps ns | | |
 TABLE
 echo
