@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"os"
@@ -193,9 +194,9 @@ s.serve_forever()
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	buf := make([]byte, 6)
-	if _, err := stdout.Read(buf); err != nil || string(buf) != "READY\n" {
-		t.Fatalf("python: %q %v", buf, err)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "READY\n" {
+		t.Fatalf("python: %q %v", line, err)
 	}
 	var out bytes.Buffer
 	if err := inspectCommand(context.Background(), []string{"--address", sock, "--authkey-file", keyFile}, &out, os.Stderr); err != nil {
