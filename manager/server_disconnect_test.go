@@ -186,8 +186,9 @@ func TestServerInterrupt(t *testing.T) {
 		q, _ := ts.create("Queue")
 		o, cid := ts.stObjPS()
 		o.send(q, "get", nil, nil) // call 1 blocks
-		time.Sleep(10 * time.Millisecond)
-		pyEq(t, ts.mustServer("ps_interrupt", cid), true)
+		// Naming the call interrupts it whether or not the server has
+		// read it yet.
+		pyEq(t, ts.mustServer("ps_interrupt", cid, int64(1)), true)
 		kind, v := o.recv()
 		stWantExc(t, kind, v, "InterruptedError", "procshare: call interrupted")
 		// Nothing running now: no-op.
@@ -208,13 +209,24 @@ func TestServerInterrupt(t *testing.T) {
 
 		// A Condition.wait interrupted returns with the lock held again.
 		c, _ := ts.create("Condition")
-		o.must(c, "acquire")
-		o.send(c, "wait", pickle.Tuple{nil}, nil)
-		time.Sleep(10 * time.Millisecond)
-		ts.mustServer("ps_interrupt", cid)
+		o.must(c, "acquire")                      // call 8
+		o.send(c, "wait", pickle.Tuple{nil}, nil) // call 9
+		pyEq(t, ts.mustServer("ps_interrupt", cid, int64(9)), true)
 		kind, v = o.recv()
 		stWantExc(t, kind, v, "InterruptedError", "")
 		o.must(c, "release") // still owned
+
+		// seq 0: whatever call is running; poll until the get blocks.
+		o.send(q, "get", nil, nil)
+		deadline := time.Now().Add(10 * time.Second)
+		for ts.mustServer("ps_interrupt", cid) != true {
+			if time.Now().After(deadline) {
+				t.Fatal("ps_interrupt never found the running get")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		kind, v = o.recv()
+		stWantExc(t, kind, v, "InterruptedError", "")
 		kind, v = ts.server("ps_interrupt", "nosuchconn")
 		stWantTB(t, kind, v, "KeyError")
 	})
