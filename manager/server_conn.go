@@ -59,6 +59,14 @@ func (c *srvConn) markDead() { c.deadOnce.Do(func() { close(c.dead) }) }
 func (c *srvConn) serve() {
 	s := c.s
 	defer s.connWG.Done()
+	defer func() {
+		// Handlers recover their own panics; this catches the rest of
+		// the connection's code, so a bug ends one connection, not the
+		// program.
+		if r := recover(); r != nil {
+			s.log.Error("manager: panic serving a connection", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
 	defer c.finish()
 	c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := wire.ServerHandshake(c.wc, s.authkey); err != nil {

@@ -237,6 +237,11 @@ func (t *srvTable) releaseAll(vs []pickle.Value) {
 // t.mu is held.
 func (t *srvTable) linger(e *srvEntry) {
 	time.AfterFunc(lingerDelay, func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.s.log.Error("manager: panic freeing an object", "panic", r)
+			}
+		}()
 		t.mu.Lock()
 		free := !e.freed && e.refcount == 0 && e.holds == 0 && !e.named
 		if free {
