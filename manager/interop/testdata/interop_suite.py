@@ -1325,6 +1325,31 @@ class TestSemantics(Base):
             # building a proxy increfs the id: the server no longer has it
             multiprocessing.managers.ListProxy(token, 'pickle', manager=M, authkey=AUTHKEY)
 
+    def test_rlock_not_released_by_forked_child(self):
+        r = M.RLock()
+        r.acquire()
+
+        def child():
+            try:
+                r.release()
+            except RuntimeError:
+                os._exit(0)
+            os._exit(1)
+        p = multiprocessing.get_context('fork').Process(target=child)
+        p.start()
+        p.join(30)
+        self.assertEqual(p.exitcode, 0)
+        r.release()
+
+    def test_many_blocked_connections(self):
+        e, n = M.Event(), 30
+        res = []
+        ts = [run_thread(lambda: res.append(e.wait(30))) for _ in range(n)]
+        time.sleep(0.2)
+        e.set()
+        self.join(*ts)
+        self.assertEqual(res, [True] * n)
+
     def test_queue_maxsize_keyword(self):
         q = M.Queue(maxsize=1)
         q.put(1)
@@ -1513,9 +1538,13 @@ class TestDeadClients(Base):
         p.kill()
         p.join(30)
         q.put('after')
-        if PROCSHARE:
-            # procshare drops a dead connection's blocked call: the item
-            # is not consumed by the dead client (CPython's server loses it).
+        if PROCSHARE and not isinstance(ADDRESS, tuple):
+            # procshare drops a dead connection's blocked call, and a reply
+            # it cannot write (EPIPE on a Unix socket) is compensated: the
+            # item is not consumed by the dead client (CPython's server
+            # loses it). Over TCP the write to a closed peer succeeds, and
+            # whether the watcher saw the FIN before the put arrived is a
+            # race: manager/conformance/FINDINGS.md F5.
             self.assertEqual(q.get(timeout=5), 'after')
         self.assertEqual(M.list([1])[:], [1])
 
