@@ -161,6 +161,14 @@ func (c *Client) Authkey() []byte { return append([]byte(nil), c.authkey...) }
 // interrupts cancelled blocking calls. Against a CPython manager it is false.
 func (c *Client) Extended() bool { return c.ext }
 
+// NumObjects returns the number of shared objects the manager holds with a
+// nonzero reference count, from every client (the server-level
+// number_of_objects, which Python's BaseManager._number_of_objects calls).
+// Tests use it to check that references are given back.
+func (c *Client) NumObjects(ctx context.Context) (int, error) {
+	return intOf(c.serverCall(ctx, "number_of_objects"))
+}
+
 // Close releases every reference the client's proxies still hold (as a
 // Python process does at exit), closes the connections and, for a client
 // made by Start, stops the embedded server. It waits for the client's

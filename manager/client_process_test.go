@@ -2,10 +2,13 @@ package manager_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/procshare/procshare"
 	"github.com/procshare/procshare/internal/pyenv"
@@ -117,5 +120,66 @@ func TestChildProcesses(t *testing.T) {
 				t.Fatalf("Repr = %s", s)
 			}
 		})
+	}
+}
+
+// TestReferences checks the reference counting: a proxy holds one
+// reference, Close gives it back, Attach takes another, and a proxy dropped
+// without Close gives its reference back when collected.
+func TestReferences(t *testing.T) {
+	py := pyenv.Latest(t)
+	for _, name := range []string{"procshare", py.Name()} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxT(t)
+			var c *manager.Client
+			if name == "procshare" {
+				c = dialTarget(t, target{name: name}, nil)
+			} else {
+				// A private server: the shared ones count other tests'
+				// objects too.
+				s := startCPython(py, "unix")
+				must(t, s.err)
+				t.Cleanup(func() { s.cmd.Process.Kill(); s.cmd.Wait() })
+				c = get[*manager.Client](t)(manager.Dial(ctx, s.addr, s.key, nil))
+				t.Cleanup(func() { c.Close() })
+			}
+			testReferences(t, c)
+		})
+	}
+}
+
+func testReferences(t *testing.T, c *manager.Client) {
+	ctx := ctxT(t)
+	base := get[int](t)(c.NumObjects(ctx))
+	d := get[*manager.Dict](t)(c.NewDict(ctx, nil))
+	if n := get[int](t)(c.NumObjects(ctx)); n != base+1 {
+		t.Fatalf("objects = %d after NewDict, want %d", n, base+1)
+	}
+	d2 := get[*manager.Dict](t)(manager.Attach[manager.Dict](ctx, c, d.Token(), d.Exposed()))
+	must(t, d.Close())
+	must(t, d.Close()) // idempotent
+	if err := d.Set(ctx, "k", 1); !errors.Is(err, manager.ErrClosed) {
+		t.Fatalf("Set after Close = %v", err)
+	}
+	must(t, d2.Set(ctx, "k", 1)) // the second reference keeps it alive
+	must(t, d2.Close())
+	if n := get[int](t)(c.NumObjects(ctx)); n != base {
+		t.Fatalf("objects = %d after both Close, want %d", n, base)
+	}
+	func() {
+		get[*manager.List](t)(c.NewList(ctx, nil)) // dropped without Close
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		runtime.GC()
+		n := get[int](t)(c.NumObjects(ctx))
+		if n == base {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("objects = %d: a dropped proxy kept its reference", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
