@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,7 +129,7 @@ func startCPython(py pyenv.Interpreter, network string) *cpyServer {
 			s.err = err
 			return s
 		}
-		addr = filepath.Join(dir, py.Name()+".sock")
+		addr = filepath.Join(dir, fmt.Sprintf("%s-%d.sock", py.Name(), socketSeq.Add(1)))
 	}
 	cmd := exec.Command(py.Path, "testdata/client_cpython_manager.py", addr, hex.EncodeToString(authkey))
 	stdin, err := cmd.StdinPipe()
@@ -159,6 +160,9 @@ func startCPython(py pyenv.Interpreter, network string) *cpyServer {
 	s.cmd = cmd
 	return s
 }
+
+// socketSeq numbers the CPython servers' socket paths.
+var socketSeq atomic.Int64
 
 var tmp struct {
 	once sync.Once
