@@ -3,7 +3,12 @@
 // and the stock proxies) run against a [manager.Server] over a Unix socket
 // and over TCP.
 //
-// The package has no API; everything is in its tests and in testdata/:
+// Its exported functions are test harness, used by its own tests and by
+// manager/conformance, bench and examples tests: [StartServer] (an
+// in-process server on a Unix socket or TCP), [StartCPythonServer],
+// [RunScript] and [ParseOutput] (scripts that print "@@RESULT {json}"
+// lines), [NewAuthkey], [SocketPath], [Testdata]. They take a testing.TB
+// and are not meant for programs. The checks themselves are in testdata/:
 //
 //   - testdata/interop_suite.py is a stdlib unittest module, one named test
 //     per check: every SyncManager typeid and exposed method, nested
