@@ -4,7 +4,7 @@
 // and over TCP.
 //
 // Its exported functions are test harness, used by its own tests and by
-// manager/conformance, bench and examples tests: [StartServer] (an
+// manager/conformance: [StartServer] (an
 // in-process server on a Unix socket or TCP), [StartCPythonServer],
 // [RunScript] and [ParseOutput] (scripts that print "@@RESULT {json}"
 // lines), [NewAuthkey], [SocketPath], [Testdata]. They take a testing.TB
