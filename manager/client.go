@@ -306,6 +306,11 @@ func (c *Client) dialObject(ctx context.Context, ps bool) (*clientConn, error) {
 		kwds.Set("ps", true)
 	}
 	v, err := c.exchange(ctx, cc, nil, "accept_connection", pickle.Tuple{c.cfg.Name}, kwds)
+	if err == nil && cc.broken { // ctx ended during the exchange
+		if err = ctxErr(ctx); err == nil {
+			err = ErrConnLost
+		}
+	}
 	if err != nil {
 		cc.close()
 		return nil, err

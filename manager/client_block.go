@@ -84,6 +84,11 @@ func (c *Client) block(ctx context.Context, cc *clientConn, ident pickle.Value, 
 		}
 		v, err := cc.roundTrip(req.b)
 		req.free()
+		if errors.Is(err, ErrConnLost) {
+			if cerr := ctxErr(ctx); cerr != nil {
+				return nil, cerr
+			}
+		}
 		if b.timedOut != nil && b.timedOut(v, err) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
