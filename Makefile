@@ -28,8 +28,18 @@ bench:
 
 # fuzz runs each decoder fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
+FUZZ_TARGETS = \
+	./pickle:FuzzUnmarshal \
+	./internal/wire:FuzzReadFrame \
+	./internal/wire:FuzzReadFrameInterrupted \
+	./internal/wire:FuzzServerHandshake \
+	./internal/wire:FuzzClientHandshake \
+	./manager:FuzzServeConn \
+	./shm:FuzzParseList \
+	./shm:FuzzAttachHeader
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME) ./pickle
-	$(GO) test -run '^$$' -fuzz FuzzReadFrame -fuzztime $(FUZZTIME) ./internal/wire
-	$(GO) test -run '^$$' -fuzz FuzzServerHandshake -fuzztime $(FUZZTIME) ./internal/wire
-	$(GO) test -run '^$$' -fuzz FuzzServeConn -fuzztime $(FUZZTIME) ./manager
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
