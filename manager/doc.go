@@ -48,6 +48,40 @@
 // keyed by connection, since a CPython client uses one connection per
 // thread.
 //
+// # Client
+//
+// Dial connects to any manager, procshare's or CPython's, over TCP or a Unix
+// socket; Start is Python's Manager(): it starts a Server in this process on
+// a private 0600 Unix socket with a random authkey and returns a Client of
+// it. The Client's constructors (NewDict, NewQueue, NewLock …, and the
+// generic NewValue, NewArray, Named, Attach) create shared objects and return
+// typed proxies; results are Python values, which As converts to Go types
+// through pickle.FromValue.
+//
+// A Client is safe for concurrent use by any number of goroutines. CPython's
+// protocol allows one request at a time per connection, so the Client keeps
+// two kinds: non-blocking calls from many goroutines are pipelined on a few
+// shared connections (requests written back to back, replies matched in
+// order), and every call that may block (Queue.Get, Lock.Lock, Event.Wait,
+// Barrier.Wait …) takes a dedicated connection from an idle pool. State that
+// the server keys by connection (an RLock's or a Condition's ownership) keeps
+// its connection for as long as it is held.
+//
+// Every blocking call takes a context. Cancelling it never leaves the server
+// in a state the caller did not ask for: against procshare's server the call
+// is interrupted (ps_interrupt) and its reply always read, and a lock granted
+// or an item received after the caller gave up is released or put back at the
+// front of the queue (ps_unget); against CPython's server a blocking call is
+// made in chunks of Config.PollInterval and a late success is undone the same
+// way (an item goes back at the end of the queue). Remote exceptions are
+// *RemoteError values that match sentinels such as ErrEmpty, ErrFull,
+// ErrKeyNotFound and ErrBrokenBarrier with errors.Is.
+//
+// Proxies passed as arguments to a child process (package procshare)
+// reconnect there and borrow the parent's reference, as CPython's Process
+// arguments do: the parent keeps its proxy open until it has joined the
+// child.
+//
 // # Differences from CPython's server
 //
 // They are improvements no CPython client can observe, except where noted:
