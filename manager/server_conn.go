@@ -19,7 +19,9 @@ import (
 // is what RLock and Condition ownership is keyed by.
 type srvConn struct {
 	s       *Server
-	nc      net.Conn    // the accepted socket
+	nc      net.Conn    // the socket; replaced once by a *threadConn (sockMu)
+	tc      *threadConn // nc when the connection has a thread of its own
+	sockMu  sync.Mutex  // guards the replacement of nc against closeSocket
 	rc      *srvNetConn // nc with a pushback buffer; what wc reads from
 	wc      *wire.Conn
 	addrVal pickle.Value // this listener's address, as tokens carry it
@@ -53,6 +55,40 @@ func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
 }
 
 func (c *srvConn) markDead() { c.deadOnce.Do(func() { close(c.dead) }) }
+
+// closeSocket closes the connection's socket (from any goroutine): its
+// goroutine's blocked read or write returns.
+func (c *srvConn) closeSocket() {
+	c.sockMu.Lock()
+	nc := c.nc
+	c.sockMu.Unlock()
+	nc.Close()
+}
+
+// dedicateThread moves an object connection onto a thread of its own (see
+// threadConn) if the server's budget of ServerConfig.DedicatedThreads
+// allows; otherwise, or if the socket cannot be detached, the connection
+// stays in Go's netpoller.
+func (c *srvConn) dedicateThread() {
+	s := c.s
+	if !s.takeThread() {
+		return
+	}
+	tc, err := detachConn(c.nc)
+	if err != nil {
+		s.putThread()
+		s.log.Debug("manager: connection stays in the netpoller", "remote", c.nc.RemoteAddr(), "err", err)
+		return
+	}
+	c.sockMu.Lock()
+	c.nc, c.tc, c.rc.Conn = tc, tc, tc
+	c.sockMu.Unlock()
+	select {
+	case <-s.done: // stop may have closed the old socket, not this one
+		tc.Close()
+	default:
+	}
+}
 
 // serve runs the connection: handshake, first request, and for object
 // connections the request loop.
@@ -105,8 +141,12 @@ func (c *srvConn) serve() {
 // finish releases what the connection held and forgets it.
 func (c *srvConn) finish() {
 	c.markDead()
-	c.nc.Close()
+	c.closeSocket()
 	s := c.s
+	if c.tc != nil {
+		c.tc.release()
+		s.putThread()
+	}
 	for _, st := range c.states {
 		st.connClosed(c, s.cfg.ReleaseOnDisconnect)
 	}
@@ -158,6 +198,7 @@ func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
 // (a pipelining client), and flushed when the input is drained or before
 // a call blocks.
 func (c *srvConn) serveObjects() {
+	c.dedicateThread()
 	for {
 		frame, err := c.wc.ReadFrame()
 		if err != nil {
@@ -175,19 +216,26 @@ func (c *srvConn) serveObjects() {
 		c.mu.Lock()
 		c.running = false
 		c.mu.Unlock()
+		blocked := c.call.prepared
 		c.call.finish()
 
 		if reply.hangUp {
 			c.wc.Flush()
 			return
 		}
-		if c.wc.Buffered() > 0 {
-			err = c.wc.BufferFrame(reply.data)
-		} else {
-			err = c.wc.BufferFrame(reply.data)
-			if err == nil {
-				err = c.wc.Flush()
-			}
+		if blocked && len(c.undo) > 0 && c.peerGone() {
+			// The call waited and was granted something (a queue item,
+			// a lock) while its client died. Over TCP writing the
+			// reply would still succeed, and the grant would be lost:
+			// give it back instead.
+			c.runUndo()
+			return
+		}
+		// Replies to a pipelining client are buffered while more of its
+		// requests wait in the input buffer.
+		err = c.wc.BufferFrame(reply.data)
+		if err == nil && c.wc.Buffered() == 0 {
+			err = c.wc.Flush()
 		}
 		if err != nil {
 			c.s.log.Debug("manager: reply write failed", "remote", c.nc.RemoteAddr(), "err", err)
@@ -198,6 +246,17 @@ func (c *srvConn) serveObjects() {
 			c.undo = c.undo[:0]
 		}
 	}
+}
+
+// peerGone reports whether the client is known to be gone: the watcher saw
+// the connection end, or the socket reports the peer's hang-up.
+func (c *srvConn) peerGone() bool {
+	select {
+	case <-c.dead:
+		return true
+	default:
+	}
+	return peerHungUp(c.nc)
 }
 
 // flush writes buffered replies (before a call blocks); on failure the
@@ -291,6 +350,7 @@ type srvCall struct {
 	prepared    bool
 
 	watching bool          // the socket watcher runs (conn goroutine only)
+	watchNC  net.Conn      // what the watcher reads: the socket, or a duplicate for a threadConn
 	watchEnd chan struct{} // closed by the watcher when it exits
 	quit     bool          // set before the watcher is told to stop (under conn.mu)
 }
@@ -333,6 +393,17 @@ func (c *srvCall) prepare() (stop, dead <-chan struct{}) {
 	}
 	conn.mu.Unlock()
 	if !c.watching && conn.rc.pendErr == nil && len(conn.rc.pend) < maxPushback {
+		c.watchNC = conn.nc
+		if conn.tc != nil {
+			w, err := conn.tc.watchConn()
+			if err != nil {
+				// Without a watcher a dead peer is noticed when the
+				// call ends; interrupts and server stops still work.
+				conn.s.log.Warn("manager: cannot watch a blocked call's connection", "err", err)
+				return c.stop, conn.dead
+			}
+			c.watchNC = w
+		}
 		c.watching = true
 		c.quit = false
 		c.watchEnd = make(chan struct{})
@@ -349,7 +420,7 @@ func (c *srvCall) watch() {
 	defer close(c.watchEnd)
 	var buf [4096]byte
 	for {
-		n, err := conn.nc.Read(buf[:])
+		n, err := c.watchNC.Read(buf[:])
 		conn.mu.Lock()
 		quit := c.quit
 		conn.mu.Unlock()
@@ -381,9 +452,14 @@ func (c *srvCall) finish() {
 	conn.mu.Lock()
 	c.quit = true
 	conn.mu.Unlock()
-	conn.nc.SetReadDeadline(time.Unix(1, 0))
+	c.watchNC.SetReadDeadline(time.Unix(1, 0))
 	<-c.watchEnd
-	conn.nc.SetReadDeadline(time.Time{})
+	if conn.tc != nil {
+		conn.tc.unwatch(c.watchNC)
+	} else {
+		c.watchNC.SetReadDeadline(time.Time{})
+	}
+	c.watchNC = nil
 	c.watching = false
 }
 

@@ -34,7 +34,11 @@ func init() {
 func srvTestChild(spec string) error {
 	parts := strings.Split(spec, "|")
 	addr, role, ids := parts[0], parts[1], strings.Split(parts[2], ",")
-	nc, err := net.Dial("unix", addr)
+	a, err := manager.ParseAddress(addr)
+	if err != nil {
+		return err
+	}
+	nc, err := net.Dial(a.Network, a.Addr)
 	if err != nil {
 		return err
 	}
@@ -131,20 +135,60 @@ func startChild(t *testing.T, addr, role string, ids ...string) (kill func()) {
 
 // TestServerKilledClientBlockedInGet: a client process killed while
 // blocked in q.get() must not consume a later put (CPython's server loses
-// that item).
+// that item), over either transport, whether the connection has a thread
+// of its own or is in the netpoller.
 func TestServerKilledClientBlockedInGet(t *testing.T) {
-	ts := startStServer(t, "unix", nil)
+	for _, network := range []string{"unix", "tcp"} {
+		for _, threads := range []int{0, -1} {
+			t.Run(fmt.Sprintf("%s/DedicatedThreads=%d", network, threads), func(t *testing.T) {
+				t.Parallel()
+				ts := startStServer(t, network, &manager.ServerConfig{DedicatedThreads: threads})
+				q, _ := ts.create("Queue")
+				kill := startChild(t, ts.addr, "get", q)
+				time.Sleep(50 * time.Millisecond) // let the server block in get
+				kill()
+				o := ts.stObj()
+				o.must(q, "put", "item")
+				// The dead client's get is cancelled once the server
+				// sees the EOF, or gives the item back if it was
+				// granted first; a live client's get receives it.
+				kind, v := o.do(q, "get", true, 5.0)
+				if kind != "#RETURN" || v != "item" {
+					t.Fatalf("get after the kill: %s %s", kind, pyRepr(v))
+				}
+			})
+		}
+	}
+}
+
+// TestServerDedicatedThreadBudget: with a budget of one dedicated thread,
+// the first object connection gets it and the others use the netpoller;
+// calls, blocking calls and Close work on both kinds at once.
+func TestServerDedicatedThreadBudget(t *testing.T) {
+	ts := startStServer(t, "unix", &manager.ServerConfig{DedicatedThreads: 1})
 	q, _ := ts.create("Queue")
-	kill := startChild(t, ts.addr, "get", q)
-	time.Sleep(50 * time.Millisecond) // let the server block in get
-	kill()
-	o := ts.stObj()
-	o.must(q, "put", "item")
-	// The dead client's get is cancelled once the server sees the EOF; a
-	// get from a live client receives the item.
-	kind, v := o.do(q, "get", true, 5.0)
-	if kind != "#RETURN" || v != "item" {
-		t.Fatalf("get after the kill: %s %s", kind, pyRepr(v))
+	objs := []*stObj{ts.stObj(), ts.stObj(), ts.stObj()}
+	for i, o := range objs {
+		o.must(q, "put", int64(i))
+	}
+	for i, o := range objs {
+		if v := o.must(q, "get"); v != int64(i) {
+			t.Fatalf("connection %d got %s", i, pyRepr(v))
+		}
+	}
+	// Each connection blocks in a get, and a put from another wakes it.
+	for i, o := range objs {
+		o.send(q, "get", pickle.Tuple{true, 5.0}, nil)
+		objs[(i+1)%len(objs)].must(q, "put", "x")
+		if kind, v := o.recv(); kind != "#RETURN" || v != "x" {
+			t.Fatalf("connection %d: blocked get returned %s %s", i, kind, pyRepr(v))
+		}
+	}
+	// A get still blocked when the server closes ends with the connection.
+	objs[0].send(q, "get", pickle.Tuple{true, nil}, nil)
+	ts.srv.Close()
+	if _, err := objs[0].wc.ReadFrame(); err == nil {
+		t.Fatal("a blocked get answered after Close")
 	}
 }
 

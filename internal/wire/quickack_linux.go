@@ -2,13 +2,16 @@ package wire
 
 import (
 	"net"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// SetQuickAck turns on TCP_QUICKACK on c when it is a *net.TCPConn, so that
-// the kernel acknowledges the next incoming segments at once instead of
-// delaying the ACK (up to ~40 ms on Linux).
+// SetQuickAck turns on TCP_QUICKACK on c when it is a TCP connection with a
+// descriptor (a *net.TCPConn, or any net.Conn with a *net.TCPAddr that
+// implements syscall.Conn), so that the kernel acknowledges the next
+// incoming segments at once instead of delaying the ACK (up to ~40 ms on
+// Linux).
 //
 // Why: CPython never sets TCP_NODELAY. A CPython client that writes two
 // frames in a row without waiting for a reply — #WELCOME# at the end of the
@@ -25,11 +28,11 @@ import (
 // nothing and returns nil. Errors are those of setsockopt; they only mean
 // the latency fix did not apply.
 func SetQuickAck(c net.Conn) error {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
+	sc, ok := c.(syscall.Conn)
+	if _, tcp := c.LocalAddr().(*net.TCPAddr); !ok || !tcp {
 		return nil
 	}
-	rc, err := tc.SyscallConn()
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return err
 	}

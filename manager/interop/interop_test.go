@@ -15,22 +15,34 @@ import (
 // TestSuite runs the interop suite with every CPython 3.8+ against
 // procshare's server, started in-process, over a Unix socket and over TCP:
 // one Python process per interpreter and transport, each Python test a
-// subtest. With -short, TCP runs with the oldest and newest interpreter
-// only.
+// subtest. The "netpoller" runs serve every connection through Go's
+// netpoller instead of dedicated threads (ServerConfig.DedicatedThreads
+// -1). With -short, TCP runs with the oldest and newest interpreter only,
+// and the netpoller run with the newest.
 func TestSuite(t *testing.T) {
 	all := interpreters(t)
 	for i, py := range all {
 		py := py
+		newest, oldest := i == len(all)-1, i == 0
 		t.Run(py.Name(), func(t *testing.T) {
 			t.Parallel()
-			for _, network := range []string{"unix", "tcp"} {
-				t.Run(network, func(t *testing.T) {
-					if network == "tcp" && testing.Short() && i != 0 && i != len(all)-1 {
-						t.Skip("-short: over TCP only the oldest and newest interpreters run")
+			for _, run := range []struct {
+				name, network string
+				threads       int
+				short         bool // runs with -short
+			}{
+				{"unix", "unix", 0, true},
+				{"tcp", "tcp", 0, oldest || newest},
+				{"unix-netpoller", "unix", -1, newest},
+			} {
+				t.Run(run.name, func(t *testing.T) {
+					if testing.Short() && !run.short {
+						t.Skip("-short: TCP runs with the oldest and newest interpreters, the netpoller run with the newest")
 					}
 					key := interop.NewAuthkey(t)
-					addr := interop.StartServer(t, network, &manager.ServerConfig{Authkey: key})
-					addr2 := interop.StartServer(t, network, &manager.ServerConfig{Authkey: key})
+					cfg := &manager.ServerConfig{Authkey: key, DedicatedThreads: run.threads}
+					addr := interop.StartServer(t, run.network, cfg)
+					addr2 := interop.StartServer(t, run.network, cfg)
 					runSuite(t, py, addr, addr2, key, "procshare")
 				})
 			}

@@ -1538,13 +1538,12 @@ class TestDeadClients(Base):
         p.kill()
         p.join(30)
         q.put('after')
-        if PROCSHARE and not isinstance(ADDRESS, tuple):
-            # procshare drops a dead connection's blocked call, and a reply
-            # it cannot write (EPIPE on a Unix socket) is compensated: the
-            # item is not consumed by the dead client (CPython's server
-            # loses it). Over TCP the write to a closed peer succeeds, and
-            # whether the watcher saw the FIN before the put arrived is a
-            # race: manager/conformance/FINDINGS.md F5.
+        if PROCSHARE:
+            # procshare drops a dead connection's blocked call; an item
+            # granted to it as it died goes back to the queue (a reply it
+            # cannot write, or a peer the socket reports hung up, over
+            # TCP too): the dead client does not consume it. CPython's
+            # server loses it (manager/conformance/FINDINGS.md F2, F5).
             self.assertEqual(q.get(timeout=5), 'after')
         self.assertEqual(M.list([1])[:], [1])
 
