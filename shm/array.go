@@ -83,10 +83,7 @@ func (a *Array[T]) Swap(i int, x T) T { return atomicSwap(a.at(i), x) }
 func (a *Array[T]) CompareAndSwap(i int, old, new T) bool { return atomicCAS(a.at(i), old, new) }
 
 // Add atomically adds delta to element i and returns the new value.
-func (a *Array[T]) Add(i int, delta T) T {
-	var z T
-	return atomicAdd(a.at(i), delta, isFloat(z))
-}
+func (a *Array[T]) Add(i int, delta T) T { return addAt(a.xadd, a.at(i), delta) }
 
 // LoadRaw loads element i with a plain read, for use under the lock.
 func (a *Array[T]) LoadRaw(i int) T { return *(*T)(a.at(i)) }

@@ -203,18 +203,10 @@ func atomicCAS[T Elem](p unsafe.Pointer, old, new T) bool {
 	return atomic.CompareAndSwapUint64((*uint64)(p), bitsOf(old), bitsOf(new))
 }
 
-// atomicAdd adds delta with T's arithmetic (wrapping for integers) and
-// returns the new value.
-func atomicAdd[T Number](p unsafe.Pointer, delta T, float bool) T {
-	size := unsafe.Sizeof(delta)
-	if !float {
-		switch size {
-		case 4:
-			return fromBits[T](uint64(atomic.AddUint32((*uint32)(p), uint32(bitsOf(delta)))))
-		case 8:
-			return fromBits[T](atomic.AddUint64((*uint64)(p), bitsOf(delta)))
-		}
-	}
+// atomicAddCAS adds delta to the element at p with a compare-and-swap loop
+// and returns the new value: Add for floats and for integers narrower than 4
+// bytes (the others are one locked add, see addAt).
+func atomicAddCAS[T Number](p unsafe.Pointer, delta T) T {
 	for {
 		old := atomicLoad[T](p)
 		nv := old + delta
@@ -222,4 +214,18 @@ func atomicAdd[T Number](p unsafe.Pointer, delta T, float bool) T {
 			return nv
 		}
 	}
+}
+
+// addAt is Add of Value and Array on the element at p, whose object's
+// xadd is xadd: one locked add for 4- and 8-byte integers (T's conversions
+// to and from the unsigned word are reinterpretations for those types), a
+// compare-and-swap loop for the others.
+func addAt[T Number](xadd byte, p unsafe.Pointer, delta T) T {
+	switch xadd {
+	case 8:
+		return T(atomic.AddUint64((*uint64)(p), uint64(delta)))
+	case 4:
+		return T(atomic.AddUint32((*uint32)(p), uint32(delta)))
+	}
+	return atomicAddCAS(p, delta)
 }

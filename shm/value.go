@@ -62,10 +62,7 @@ func (v *Value[T]) CompareAndSwap(old, new T) bool { return atomicCAS(v.data, ol
 
 // Add atomically adds delta (wrapping around for integers) and returns the
 // new value. For floats it is a compare-and-swap loop.
-func (v *Value[T]) Add(delta T) T {
-	var z T
-	return atomicAdd(v.data, delta, isFloat(z))
-}
+func (v *Value[T]) Add(delta T) T { return addAt(v.xadd, v.data, delta) }
 
 // LoadRaw loads the value with a plain, non-atomic read: for use under the
 // lock (or when no one writes concurrently).

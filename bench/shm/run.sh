@@ -28,13 +28,15 @@ trap 'rm -f "$out"' EXIT
 
 echo "# machine: $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg); go: $(go version | cut -d' ' -f3); python: $("$PY" -c 'import platform; print(platform.python_version())')"
 go test -c -o "$out.test" ./shm
-trap 'rm -f "$out" "$out.test"' EXIT
+gcc -O2 -o "$out.c" bench/shm/atomic_add.c
+trap 'rm -f "$out" "$out.test" "$out.c"' EXIT
 for round in $(seq "$ROUNDS"); do
 	echo "## round $round"
 	(cd shm && "$out.test" -test.run '^$' -test.benchtime "$BENCHTIME" \
 		-test.bench '^Benchmark(LockedIncrement|AtomicAdd|RawAtomicAdd|ContendedIncrement2Proc|ArrayWriteFromChild|Memcpy8MB|ArrayCopyFrom)$') |
 		grep '^Benchmark' | tee -a "$out"
 	"$PY" bench/shm/py_bench.py | tee -a "$out"
+	"$out.c" | tee -a "$out"
 done
 
 awk '
@@ -49,6 +51,9 @@ function med(k,    i, j, t, m, a) {
 function metric(k, unit,    i) { for (i = 1; i <= NF; i++) if ($i == unit) put(k, $(i-1)) }
 /^BenchmarkLockedIncrement-/          { put("go_locked", $3) }
 /^BenchmarkAtomicAdd\/int64-/         { put("go_add", $3) }
+/^BenchmarkAtomicAdd\/int32-/         { put("go_add32", $3) }
+/^c_atomic_add_int64/                 { put("c_add", $2) }
+/^c_atomic_add_int32/                 { put("c_add32", $2) }
 /^BenchmarkRawAtomicAdd-/             { put("raw_add", $3) }
 /^BenchmarkContendedIncrement2Proc-/  { metric("go_cont", "ns/incr") }
 /^BenchmarkArrayWriteFromChild-/      { metric("go_cold", "cold-ns"); metric("go_warm", "warm-ns"); metric("child_memcpy", "memcpy-ns") }
@@ -59,6 +64,7 @@ END {
 	go_locked = med("go_locked"); go_add = med("go_add"); raw_add = med("raw_add"); go_cont = med("go_cont")
 	go_cold = med("go_cold"); go_warm = med("go_warm"); child_memcpy = med("child_memcpy")
 	memcpy = med("memcpy"); copyfrom = med("copyfrom")
+	go_add32 = med("go_add32"); c_add = med("c_add"); c_add32 = med("c_add32")
 	py_locked = med("py_locked_incr"); py_cont = med("py_contended_incr_2proc")
 	py_cold = med("py_array_write_child_cold"); py_warm = med("py_array_write_child_warm")
 	printf "\nmedians of %d rounds\n", n["go_locked"]
@@ -70,6 +76,8 @@ END {
 	printf "%-46s %9.2f ms %9.2f ms %8.1fx\n", "1e6 float64 written from a child, cold", go_cold / 1e6, py_cold / 1e6, py_cold / go_cold
 	printf "\nfloors (same run)\n"
 	printf "%-46s %9.1f ns   Add/raw %.2fx, locked incr/raw %.2fx\n", "raw sync/atomic add on a Go variable", raw_add, go_add / raw_add, go_locked / raw_add
+	printf "%-46s %9.1f ns   Value[int64].Add %.1f ns = %.2fx (target <= 1.2x)\n", "C __atomic_add_fetch int64, shared page", c_add, go_add, go_add / c_add
+	printf "%-46s %9.1f ns   Value[int32].Add %.1f ns = %.2fx (target <= 1.2x)\n", "C __atomic_add_fetch int32, shared page", c_add32, go_add32, go_add32 / c_add32
 	printf "%-46s %9.2f ms   child write (warm)/memcpy %.2fx (target <= 2x)\n", "memcpy 8 MB in the same child (median)", child_memcpy / 1e6, go_warm / child_memcpy
 	printf "%-46s %9.2f ms\n", "memcpy 8 MB, Go benchmark in the parent", memcpy / 1e6
 	printf "%-46s %9.2f ms\n", "CopyFrom 8 MB into an Array, parent", copyfrom / 1e6
