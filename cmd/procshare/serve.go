@@ -75,6 +75,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	keyFile := fs.String("authkey-file", "", "file holding the authkey (default: generate one)")
 	addrFile := fs.String("addr-file", "", "write the listening address to this `file` once serving")
 	release := fs.Bool("release-on-disconnect", false, "release Lock/Semaphore acquisitions of clients whose connection dies")
+	threads := fs.Int("threads", 0, "object connections served by a blocking read on a thread of their own, the rest by Go's netpoller (0: 128; -1: none)")
 	verbose := fs.Bool("v", false, "log connections, errors and recovered panics to stderr")
 	var expose exposeFlag
 	fs.Var(&expose, "expose", "a named shared object `NAME=TYPEID` (e.g. get_queue=Queue); repeatable")
@@ -99,6 +100,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	srv, err := manager.NewServer(&manager.ServerConfig{
 		Authkey:             key,
 		ReleaseOnDisconnect: *release,
+		DedicatedThreads:    *threads,
 		Expose:              expose,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
