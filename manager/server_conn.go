@@ -65,10 +65,17 @@ func (c *srvConn) closeSocket() {
 	nc.Close()
 }
 
+// dedicateAfter is the number of requests an object connection serves in
+// Go's netpoller before it moves to a dedicated thread: a short-lived
+// connection (a child process making a few calls) does not cost the server
+// a new OS thread, a busy one soon stops paying the netpoller's wake-ups.
+const dedicateAfter = 16
+
 // dedicateThread moves an object connection onto a thread of its own (see
 // threadConn) if the server's budget of ServerConfig.DedicatedThreads
 // allows; otherwise, or if the socket cannot be detached, the connection
-// stays in Go's netpoller.
+// stays in Go's netpoller. Bytes already buffered by the frame reader stay
+// where they are: only the source it reads from changes.
 func (c *srvConn) dedicateThread() {
 	s := c.s
 	if !s.takeThread() {
@@ -198,8 +205,10 @@ func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
 // (a pipelining client), and flushed when the input is drained or before
 // a call blocks.
 func (c *srvConn) serveObjects() {
-	c.dedicateThread()
 	for {
+		if c.seq == dedicateAfter {
+			c.dedicateThread()
+		}
 		frame, err := c.wc.ReadFrame()
 		if err != nil {
 			c.logReadErr(err)

@@ -58,6 +58,13 @@ func srvTestChild(spec string) error {
 	}
 	switch role {
 	case "get":
+		// Enough requests first for the connection to move to a
+		// dedicated thread when the server has them.
+		for range 20 {
+			if _, err := call(ids[0], "qsize"); err != nil {
+				return err
+			}
+		}
 		if _, err := call(ids[0], "get"); err != nil {
 			return err
 		}
@@ -162,19 +169,26 @@ func TestServerKilledClientBlockedInGet(t *testing.T) {
 }
 
 // TestServerDedicatedThreadBudget: with a budget of one dedicated thread,
-// the first object connection gets it and the others use the netpoller;
-// calls, blocking calls and Close work on both kinds at once.
+// the first object connection to have served 16 requests gets it and the
+// others stay in the netpoller; calls, blocking calls and Close work on
+// both kinds at once.
 func TestServerDedicatedThreadBudget(t *testing.T) {
 	ts := startStServer(t, "unix", &manager.ServerConfig{DedicatedThreads: 1})
 	q, _ := ts.create("Queue")
 	objs := []*stObj{ts.stObj(), ts.stObj(), ts.stObj()}
-	for i, o := range objs {
-		o.must(q, "put", int64(i))
+	if n := ts.srv.DedicatedThreadsForTest(); n != 0 {
+		t.Fatalf("%d dedicated threads before any request", n)
 	}
 	for i, o := range objs {
-		if v := o.must(q, "get"); v != int64(i) {
-			t.Fatalf("connection %d got %s", i, pyRepr(v))
+		for range 20 {
+			o.must(q, "put", int64(i))
+			if v := o.must(q, "get"); v != int64(i) {
+				t.Fatalf("connection %d got %s", i, pyRepr(v))
+			}
 		}
+	}
+	if n := ts.srv.DedicatedThreadsForTest(); n != 1 {
+		t.Fatalf("%d dedicated threads in use, want the budget of 1", n)
 	}
 	// Each connection blocks in a get, and a put from another wakes it.
 	for i, o := range objs {

@@ -33,3 +33,11 @@ func init() {
 	registerType(&srvType{name: "psTestPanic", pyClass: "psTestPanic", exposed: []string{"boom"},
 		create: func(*Server, pickle.Tuple, *pickle.Dict) (srvObj, error) { return objPanic{}, nil }})
 }
+
+// DedicatedThreadsForTest returns how many connections have a dedicated
+// thread now.
+func (s *Server) DedicatedThreadsForTest() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.threads
+}
