@@ -583,13 +583,18 @@ func (c *Client) pipe(ctx context.Context) (*clientPipe, error) {
 }
 
 // clientPipe is a connection shared by many goroutines for non-blocking
-// calls. Requests are queued and written in batches by whichever caller
-// finds no write in progress. Replies come back in request order; there is
-// no reader goroutine: the caller whose call is oldest reads replies,
-// handing each to its caller, until it has its own, and then passes the
-// reading on to the caller of the oldest call still pending. A lone caller
-// thus writes its request and reads its reply itself, like a plain
-// request/reply client.
+// calls. Replies come back in request order; there is no reader goroutine:
+// the caller whose call is oldest reads replies, handing each to its caller,
+// until it has its own, and then passes the reading on to the caller of the
+// oldest call still pending. A lone caller thus writes its request and
+// reads its reply itself, like a plain request/reply client.
+//
+// Requests are batched like Nagle's algorithm batches segments: a call made
+// while no other call is in flight is written at once; a call made while
+// others are in flight is queued, and the reader writes the whole queue in
+// one go before it next waits for a reply (a reply is on its way, so the
+// queue waits at most one round trip). Many goroutines therefore share each
+// write and each read, and the server answers a batch with one write too.
 type clientPipe struct {
 	cc       *clientConn
 	inflight atomic.Int64
@@ -636,29 +641,10 @@ func (p *clientPipe) call(req []byte) (pickle.Value, error) {
 	cl.pending = true
 	p.pending = append(p.pending, cl)
 	p.queue = append(p.queue, req)
-	if !p.writing {
-		p.writing = true
-		for len(p.queue) > 0 && p.err == nil {
-			q := p.queue
-			p.queue = p.spare[:0]
-			p.mu.Unlock()
-			var err error
-			for _, r := range q {
-				if err = p.cc.wc.BufferFrame(r); err != nil {
-					break
-				}
-			}
-			if err == nil {
-				err = p.cc.wc.Flush()
-			}
-			clear(q)
-			p.mu.Lock()
-			p.spare = q[:0]
-			if err != nil {
-				p.failLocked(lostError(err))
-			}
-		}
-		p.writing = false
+	if len(p.pending) == 1 {
+		// Nothing in flight: no reply is coming that would make a
+		// reader write the queue, so write it now.
+		p.writeQueueLocked()
 	}
 	read := false
 	if cl.pending && !p.reading && p.err == nil {
@@ -687,12 +673,51 @@ func (p *clientPipe) call(req []byte) (pickle.Value, error) {
 	return v, err
 }
 
+// writeQueueLocked writes the queued requests, unless another caller is
+// writing them already (it writes what is queued meanwhile too). p.mu is
+// held; it is released during the writes.
+func (p *clientPipe) writeQueueLocked() {
+	if p.writing {
+		return
+	}
+	p.writing = true
+	for len(p.queue) > 0 && p.err == nil {
+		q := p.queue
+		p.queue = p.spare[:0]
+		p.mu.Unlock()
+		var err error
+		for _, r := range q {
+			if err = p.cc.wc.BufferFrame(r); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = p.cc.wc.Flush()
+		}
+		clear(q)
+		p.mu.Lock()
+		p.spare = q[:0]
+		if err != nil {
+			p.failLocked(lostError(err))
+		}
+	}
+	p.writing = false
+}
+
 // readUntil reads replies, delivering each to its call, until it has read
 // own's. The caller holds the reading role, and passes it on when done.
+// Before each wait for a reply it writes the requests queued meanwhile.
 // When the connection fails, every pending call (own included) gets the
 // error.
 func (p *clientPipe) readUntil(own *clientCall) {
 	for {
+		if p.cc.wc.Buffered() == 0 {
+			p.mu.Lock()
+			if len(p.queue) > 0 {
+				p.writeQueueLocked()
+			}
+			p.mu.Unlock()
+		}
 		frame, err := p.cc.wc.ReadFrame()
 		if err != nil {
 			p.mu.Lock()
