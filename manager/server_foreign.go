@@ -32,9 +32,10 @@ import (
 //     reference wanted yet (a value stored without a pin) queues an incref.
 //   - The pins are dropped when the call returns. A token left with no use
 //     at all is given back: at once when only the call used it (the value
-//     was looked up, not stored), after lingerDelay when a stored value was
-//     removed, since that value is usually on its way to a client that will
-//     incref it itself (the rule local objects follow too).
+//     was looked up, not stored) or when the object storing it was freed,
+//     after lingerDelay when a stored value was removed from a live object,
+//     since that value is usually on its way to a client that will incref
+//     it itself (the rule local objects follow too).
 //
 // Increfs and decrefs run on a small pool of background goroutines
 // (foreignWorkers), each one-shot connection bounded by foreignTimeout.
@@ -179,10 +180,11 @@ func (f *foreignRefs) hold(tok Token) {
 }
 
 // release is the inverse of hold (srvTable.release; object locks may be
-// held). The last copy's reference lingers for lingerDelay.
-func (f *foreignRefs) release(tok Token) {
+// held). The last copy's reference is given back after lingerDelay if
+// linger is set, else at once.
+func (f *foreignRefs) release(tok Token, linger bool) {
 	f.mu.Lock()
-	f.unuseLocked(foreignKey{tok.Address, tok.ID}, true)
+	f.unuseLocked(foreignKey{tok.Address, tok.ID}, linger)
 	f.mu.Unlock()
 }
 

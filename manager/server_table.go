@@ -176,7 +176,7 @@ func (t *srvTable) removeLocked(e *srvEntry) {
 // implements io.Closer-like cleanup). t.mu is not held.
 func (t *srvTable) dispose(e *srvEntry) {
 	if c, ok := e.obj.(srvContainer); ok {
-		c.values(t.release)
+		c.values(func(v pickle.Value) { t.releaseValue(v, false) })
 	}
 	if d, ok := e.obj.(interface{ dispose() }); ok {
 		d.dispose()
@@ -216,13 +216,18 @@ func (t *srvTable) holdAll(vs []pickle.Value) {
 // is freed, since the value is usually on its way to a client that will
 // incref it; so does the reference taken on another manager for a foreign
 // proxy.
-func (t *srvTable) release(v pickle.Value) {
+func (t *srvTable) release(v pickle.Value) { t.releaseValue(v, true) }
+
+// releaseValue is release; with foreignLinger unset, a reference on another
+// manager that no copy uses any more is given back at once (the value was
+// in an object that is being freed: it is on its way nowhere).
+func (t *srvTable) releaseValue(v pickle.Value, foreignLinger bool) {
 	if !mayContainProxy(v) {
 		return
 	}
 	walkProxies(v, func(tok Token) {
 		if !t.s.isLocal(tok.Address) {
-			t.s.foreign.release(tok)
+			t.s.foreign.release(tok, foreignLinger)
 			return
 		}
 		t.mu.Lock()
