@@ -112,6 +112,22 @@ func (f *foreignRefs) init(s *Server) {
 // requested and answered (or foreignTimeout passed). It returns the pinned
 // keys, for unpin. No lock may be held: it blocks on the network.
 func (f *foreignRefs) pin(args pickle.Tuple, kw *pickle.Dict) []foreignKey {
+	// The common case, scalar arguments, must stay free of allocations.
+	scalar := kw == nil || kw.Len() == 0
+	for _, a := range args {
+		if !scalar {
+			break
+		}
+		scalar = !mayContainProxy(a)
+	}
+	if scalar {
+		return nil
+	}
+	return f.pinWalk(args, kw)
+}
+
+// pinWalk is pin for arguments that may contain proxies.
+func (f *foreignRefs) pinWalk(args pickle.Tuple, kw *pickle.Dict) []foreignKey {
 	var keys []foreignKey
 	collect := func(tok Token) {
 		if f.s.isLocal(tok.Address) {
