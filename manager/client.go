@@ -267,26 +267,36 @@ func lostError(err error) error {
 // dial opens and authenticates a connection. ctx bounds the connect and the
 // handshake.
 func (c *Client) dial(ctx context.Context) (*clientConn, error) {
+	return dialManager(ctx, c.addr, c.authkey, c.cfg.MaxFrame)
+}
+
+// dialManager opens a connection to the manager at addr and authenticates
+// with authkey. ctx bounds the connect and the handshake. The server uses it
+// too, to take references on other managers (see foreignRefs).
+func dialManager(ctx context.Context, addr Address, authkey []byte, maxFrame int64) (*clientConn, error) {
+	if addr.Network != "tcp" && addr.Network != "unix" {
+		return nil, fmt.Errorf("manager: unsupported network %q", addr.Network)
+	}
 	var d net.Dialer
-	nc, err := d.DialContext(ctx, c.addr.Network, c.addr.Addr)
+	nc, err := d.DialContext(ctx, addr.Network, addr.Addr)
 	if err != nil {
 		if err := ctxErr(ctx); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("manager: dial %s: %w", c.addr, err)
+		return nil, fmt.Errorf("manager: dial %s: %w", addr, err)
 	}
-	wc := wire.NewConn(nc, &wire.Config{MaxFrame: c.cfg.MaxFrame})
+	wc := wire.NewConn(nc, &wire.Config{MaxFrame: maxFrame})
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	err = wire.ClientHandshake(wc, c.authkey)
+	err = wire.ClientHandshake(wc, authkey)
 	if !stop() || err != nil {
 		nc.Close()
 		if err := ctxErr(ctx); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("manager: handshake with %s: %w", c.addr, err)
+		return nil, fmt.Errorf("manager: handshake with %s: %w", addr, err)
 	}
 	nc.SetDeadline(time.Time{})
 	return &clientConn{wc: wc}, nil
@@ -305,7 +315,7 @@ func (c *Client) dialObject(ctx context.Context, ps bool) (*clientConn, error) {
 		kwds = pickle.NewDict()
 		kwds.Set("ps", true)
 	}
-	v, err := c.exchange(ctx, cc, nil, "accept_connection", pickle.Tuple{c.cfg.Name}, kwds)
+	v, err := cc.exchange(ctx, nil, "accept_connection", pickle.Tuple{c.cfg.Name}, kwds)
 	if err == nil && cc.broken { // ctx ended during the exchange
 		if err = ctxErr(ctx); err == nil {
 			err = ErrConnLost
@@ -324,7 +334,7 @@ func (c *Client) dialObject(ctx context.Context, ps bool) (*clientConn, error) {
 
 // exchange makes one request on cc, a connection the caller owns, aborting
 // it if ctx ends (the connection is then broken).
-func (c *Client) exchange(ctx context.Context, cc *clientConn, ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+func (cc *clientConn) exchange(ctx context.Context, ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
 	req, err := encodeRequest(ident, method, args, kwds)
 	if err != nil {
 		return nil, err
@@ -367,12 +377,18 @@ func (c *Client) serverCall(ctx context.Context, method string, args ...pickle.V
 }
 
 func (c *Client) serverCallKw(ctx context.Context, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
-	cc, err := c.dial(ctx)
+	return managerCall(ctx, c.addr, c.authkey, c.cfg.MaxFrame, method, args, kwds)
+}
+
+// managerCall makes one server-level request to the manager at addr on a
+// connection of its own, closed after the reply.
+func managerCall(ctx context.Context, addr Address, authkey []byte, maxFrame int64, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+	cc, err := dialManager(ctx, addr, authkey, maxFrame)
 	if err != nil {
 		return nil, err
 	}
 	defer cc.close()
-	return c.exchange(ctx, cc, nil, method, args, kwds)
+	return cc.exchange(ctx, nil, method, args, kwds)
 }
 
 // getConn returns an idle dedicated connection, or dials one.

@@ -521,7 +521,7 @@ func newObjCondition(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, err
 	}
 	tok, ok := tokenFromProxyValue(a[0])
 	var e *srvEntry
-	if ok {
+	if ok && s.isLocal(tok.Address) {
 		e = s.table.get(tok.ID)
 	}
 	if e != nil {

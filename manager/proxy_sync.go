@@ -133,7 +133,7 @@ func (o *ownerLock) onOwner(ctx context.Context, method string, args ...pickle.V
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	v, err := o.c.exchange(context.WithoutCancel(ctx), o.cc, o.ident, method, args, nil)
+	v, err := o.cc.exchange(context.WithoutCancel(ctx), o.ident, method, args, nil)
 	if o.cc.broken {
 		// The connection is gone, and the ownership with it.
 		o.cc.close()
@@ -166,7 +166,7 @@ func (o *ownerLock) Lock(ctx context.Context) error {
 		return err
 	}
 	_, err = o.block(ctx, cc, acquireCall(func(ctx context.Context, cc *clientConn, _ pickle.Value) {
-		o.c.exchange(ctx, cc, o.ident, "release", nil, nil)
+		cc.exchange(ctx, o.ident, "release", nil, nil)
 	}))
 	if err != nil {
 		o.c.putConn(cc)
@@ -197,7 +197,7 @@ func (o *ownerLock) TryLock(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ok, err := boolOf(o.c.exchange(context.WithoutCancel(ctx), cc, o.ident, "acquire", pickle.Tuple{false}, nil))
+	ok, err := boolOf(cc.exchange(context.WithoutCancel(ctx), o.ident, "acquire", pickle.Tuple{false}, nil))
 	if !ok || err != nil {
 		o.c.putConn(cc)
 		if err != nil {

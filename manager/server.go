@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -88,7 +89,9 @@ type Server struct {
 	cfg     ServerConfig
 	log     *slog.Logger
 	table   srvTable
-	named   map[string]*srvEntry // ExposedObject name -> its entry
+	foreign foreignRefs              // references held on other managers
+	named   map[string]*srvEntry     // ExposedObject name -> its entry
+	own     atomic.Pointer[ownAddrs] // listener addresses (isLocal); replaced under mu
 
 	mu        sync.Mutex
 	addr      Address // of the first listener
@@ -157,6 +160,7 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.table.init(s)
+	s.foreign.init(s)
 	for _, x := range cfg.Expose {
 		if x.Name == "" {
 			return nil, errors.New("manager: ExposedObject with an empty Name")
@@ -215,6 +219,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if !s.hasAddr {
 		s.addr, s.hasAddr = addr, true
 	}
+	s.addOwnLocked(addr)
 	s.listeners[ln] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -280,11 +285,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close stops the server: it closes the listeners and every connection,
 // wakes blocked calls, and waits for all of its goroutines. Objects are
-// dropped with the server. Close is idempotent and returns nil.
+// dropped with the server; the references they held on other managers
+// (proxies to their objects stored here) are given back first, best effort
+// and within a short deadline. Close is idempotent and returns nil.
 func (s *Server) Close() error {
 	s.stop()
 	s.wg.Wait()
 	s.connWG.Wait()
+	s.foreign.wait()
 	return nil
 }
 
@@ -313,6 +321,7 @@ func (s *Server) stop() {
 	for _, c := range conns {
 		c.closeSocket()
 	}
+	s.foreign.stop()
 	s.log.Info("manager: server stopped")
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +149,37 @@ func forStTransports(t *testing.T, cfg func() *manager.ServerConfig, f func(t *t
 			f(t, startStServer(t, tr, c))
 		})
 	}
+}
+
+// tokenAddress is the server's address as its tokens carry it: a path, a
+// (host, port) tuple, or "pipe" for the in-memory listener.
+func (ts *stServer) tokenAddress() pickle.Value {
+	ts.t.Helper()
+	if ts.addr == "" {
+		return "pipe"
+	}
+	a, err := manager.ParseAddress(ts.addr)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	if a.Network == "tcp" {
+		host, port, err := net.SplitHostPort(a.Addr)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		p, err := strconv.ParseInt(port, 10, 64)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		return pickle.Tuple{host, p}
+	}
+	return a.Addr
+}
+
+// proxyValue is a pickled proxy of one of the server's objects.
+func (ts *stServer) proxyValue(fn, typeid, id string) pickle.Value {
+	ts.t.Helper()
+	return proxyValue(ts.tokenAddress(), fn, typeid, id)
 }
 
 // stConn is one authenticated connection.

@@ -15,12 +15,14 @@ import (
 	"github.com/procshare/procshare/pickle"
 )
 
-// proxyValue is what a CPython client pickles for a proxy nested in a
-// value: RebuildProxy(func, Token(typeid, address, id), 'pickle', kwds).
-func proxyValue(fn, typeid, id string) pickle.Value {
+// proxyValue is what a CPython client pickles for a proxy of object id of
+// the manager at address (a pickled address: (host, port) or a path)
+// nested in a value: RebuildProxy(func, Token(typeid, address, id),
+// 'pickle', kwds).
+func proxyValue(address pickle.Value, fn, typeid, id string) pickle.Value {
 	tok := &pickle.Object{Callable: pickle.Global{Module: "multiprocessing.managers", Name: "Token"},
 		Args: pickle.Tuple{}, New: true, HasState: true,
-		State: pickle.Tuple{typeid, pickle.Tuple{"127.0.0.1", int64(1)}, id}}
+		State: pickle.Tuple{typeid, address, id}}
 	kw := pickle.NewDict()
 	if fn == "AutoProxy" {
 		kw.Set("exposed", pickle.Tuple{"get", "put"})
@@ -35,10 +37,10 @@ func TestServerNestedProxies(t *testing.T) {
 	o := ts.stObj()
 	inner, _ := ts.create("list", pyList(int64(1)))
 	q, _ := ts.create("Queue")
-	pInner, pQ := proxyValue("ListProxy", "list", inner), proxyValue("AutoProxy", "Queue", q)
+	pInner, pQ := ts.proxyValue("ListProxy", "list", inner), ts.proxyValue("AutoProxy", "Queue", q)
 	outer, _ := ts.create("list", pyList(pInner))
 	o.must(outer, "append", pQ)
-	o.must(outer, "append", proxyValue("ListProxy", "list", outer)) // itself
+	o.must(outer, "append", ts.proxyValue("ListProxy", "list", outer)) // itself
 	// The clients' references go; the nested ones keep the objects alive.
 	ts.mustServer("decref", inner)
 	ts.mustServer("decref", q)

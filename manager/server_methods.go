@@ -152,6 +152,12 @@ func (s *Server) objectCall(c *srvCall, req srvRequest) srvReply {
 	if !e.typ.isExposed(req.method) {
 		return s.fallback(e, req)
 	}
+	// Proxies to other managers in the arguments are referenced on their
+	// servers before the method runs (and before the reply lets the client
+	// drop its own proxy); a value the method stores keeps the reference.
+	if pins := s.foreign.pin(req.args, req.kw); pins != nil {
+		defer s.foreign.unpin(pins)
+	}
 	res, err := e.obj.call(c, req.method, req.args, req.kw)
 	if err != nil {
 		if err == errNoMethod {
@@ -355,6 +361,9 @@ func (s *Server) create(args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error
 	}
 	if typ.create == nil {
 		return nil, typ.refuse
+	}
+	if pins := s.foreign.pin(args[1:], kw); pins != nil {
+		defer s.foreign.unpin(pins)
 	}
 	obj, err := typ.create(s, args[1:], kw)
 	if err != nil {

@@ -176,7 +176,7 @@ func (t *srvTable) removeLocked(e *srvEntry) {
 // implements io.Closer-like cleanup). t.mu is not held.
 func (t *srvTable) dispose(e *srvEntry) {
 	if c, ok := e.obj.(srvContainer); ok {
-		c.values(t.release)
+		c.values(func(v pickle.Value) { t.releaseValue(v, false) })
 	}
 	if d, ok := e.obj.(interface{ dispose() }); ok {
 		d.dispose()
@@ -184,12 +184,18 @@ func (t *srvTable) dispose(e *srvEntry) {
 }
 
 // hold records that value v (being stored in an object) references the
-// objects named by the proxies it contains.
+// objects named by the proxies it contains: objects of this server are
+// held in the table, objects of other managers through foreignRefs (which
+// never blocks: object locks may be held).
 func (t *srvTable) hold(v pickle.Value) {
 	if !mayContainProxy(v) {
 		return
 	}
 	walkProxies(v, func(tok Token) {
+		if !t.s.isLocal(tok.Address) {
+			t.s.foreign.hold(tok)
+			return
+		}
 		t.mu.Lock()
 		if e := t.entries[tok.ID]; e != nil {
 			e.holds++
@@ -208,12 +214,22 @@ func (t *srvTable) holdAll(vs []pickle.Value) {
 // release is the inverse of hold, for a value removed from an object. An
 // object left with no references at all lingers for lingerDelay before it
 // is freed, since the value is usually on its way to a client that will
-// incref it.
-func (t *srvTable) release(v pickle.Value) {
+// incref it; so does the reference taken on another manager for a foreign
+// proxy.
+func (t *srvTable) release(v pickle.Value) { t.releaseValue(v, true) }
+
+// releaseValue is release; with foreignLinger unset, a reference on another
+// manager that no copy uses any more is given back at once (the value was
+// in an object that is being freed: it is on its way nowhere).
+func (t *srvTable) releaseValue(v pickle.Value, foreignLinger bool) {
 	if !mayContainProxy(v) {
 		return
 	}
 	walkProxies(v, func(tok Token) {
+		if !t.s.isLocal(tok.Address) {
+			t.s.foreign.release(tok, foreignLinger)
+			return
+		}
 		t.mu.Lock()
 		e := t.entries[tok.ID]
 		if e != nil && e.holds > 0 {

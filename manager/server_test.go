@@ -606,7 +606,7 @@ func TestServerConditionWithLock(t *testing.T) {
 	for _, typeid := range []string{"Lock", "RLock"} {
 		lock, _ := ts.create(typeid)
 		fn := "AcquirerProxy"
-		cond, _ := ts.create("Condition", proxyValue(fn, typeid, lock))
+		cond, _ := ts.create("Condition", ts.proxyValue(fn, typeid, lock))
 		o, o2 := ts.stObj(), ts.stObj()
 		pyEq(t, o.must(cond, "acquire"), true)
 		// The condition's lock is the lock object.
@@ -630,6 +630,6 @@ func TestServerConditionWithLock(t *testing.T) {
 		pyEq(t, o.must(lock, "acquire", false), true)
 		o.must(lock, "release")
 	}
-	kind, v := ts.server("create", "Condition", proxyValue("ListProxy", "list", "nosuchid"))
+	kind, v := ts.server("create", "Condition", ts.proxyValue("ListProxy", "list", "nosuchid"))
 	stWantTB(t, kind, v, "TypeError")
 }

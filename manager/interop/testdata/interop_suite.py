@@ -1499,10 +1499,8 @@ class TestTwoServers(Base):
     def test_foreign_proxy_outlives_its_creator_proxy(self):
         # CPython's server increfs a foreign proxy it unpickles (over a new
         # connection to the other server, with its own process authkey), so
-        # the stored reference keeps the object alive.
-        if PROCSHARE:
-            self.skipTest('known difference (manager/conformance/FINDINGS.md F4): procshare '
-                          'does not take a reference on the other server for a foreign proxy it stores')
+        # the stored reference keeps the object alive; procshare's takes the
+        # same reference before it replies (manager/conformance/FINDINGS.md F4).
         d = M.dict()
         d['q'] = self.m2.Queue()  # the only client-side proxy is dropped
         gc.collect()
