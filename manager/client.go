@@ -237,6 +237,10 @@ type clientConn struct {
 	id     string // procshare connection id for ps_interrupt; "" on CPython
 	seq    uint64 // object requests sent, numbered as ps_interrupt counts them
 	broken bool   // an exchange failed: the connection must not be reused
+
+	// pipe is set while a pipelined connection is lent to a blocking
+	// call (see borrowPipe): putConn gives it back to pipelined service.
+	pipe *clientPipe
 }
 
 func (cc *clientConn) close() { cc.wc.Close() }
@@ -391,7 +395,9 @@ func managerCall(ctx context.Context, addr Address, authkey []byte, maxFrame int
 	return cc.exchange(ctx, nil, method, args, kwds)
 }
 
-// getConn returns an idle dedicated connection, or dials one.
+// getConn returns a connection for a blocking call: an idle dedicated
+// one, else a pipelined one that has no call in flight (borrowPipe), else a
+// new one.
 func (c *Client) getConn(ctx context.Context) (*clientConn, error) {
 	c.mu.Lock()
 	if c.closed {
@@ -405,11 +411,49 @@ func (c *Client) getConn(ctx context.Context) (*clientConn, error) {
 		return cc, nil
 	}
 	c.mu.Unlock()
+	if cc := c.borrowPipe(); cc != nil {
+		return cc, nil
+	}
 	return c.dialObject(ctx, c.ext)
 }
 
-// putConn gives a dedicated connection back (or closes it).
+// borrowPipe takes a pipelined connection with no call in flight out of
+// pipelined service, for a blocking call; putConn gives it back. A process
+// whose one goroutine takes a lock (a child of the seed's program) thus
+// needs one connection, not two. Calls made meanwhile by other goroutines
+// use the other pipelined connections, or dial one.
+func (c *Client) borrowPipe() *clientConn {
+	c.pipeMu.Lock()
+	defer c.pipeMu.Unlock()
+	for i, p := range c.pipes {
+		// inflight counts the calls that picked p (pipe increments
+		// it under pipeMu), so 0 means nobody uses or is about to use
+		// p's connection.
+		if p.inflight.Load() == 0 && !p.failed() {
+			c.pipes = append(c.pipes[:i], c.pipes[i+1:]...)
+			p.cc.pipe = p
+			return p.cc
+		}
+	}
+	return nil
+}
+
+// putConn gives a connection back after a blocking call (or closes it).
 func (c *Client) putConn(cc *clientConn) {
+	if p := cc.pipe; p != nil {
+		cc.pipe = nil
+		if !cc.broken {
+			c.pipeMu.Lock()
+			if !c.isClosed() {
+				c.pipes = append(c.pipes, p)
+				c.pipeMu.Unlock()
+				return
+			}
+			c.pipeMu.Unlock()
+		}
+		p.close()
+		return
+	}
 	if cc.broken {
 		cc.close()
 		return
@@ -563,6 +607,8 @@ func (c *Client) call(ctx context.Context, ident pickle.Value, method string, ar
 
 // pipe picks the pipelined connection with the fewest calls in flight,
 // dialling another one while fewer than MaxConns exist and all are busy.
+// The call is counted in the pipe's inflight at once (the caller's
+// clientPipe.call takes it over).
 func (c *Client) pipe(ctx context.Context) (*clientPipe, error) {
 	c.pipeMu.Lock()
 	defer c.pipeMu.Unlock()
@@ -584,16 +630,19 @@ func (c *Client) pipe(ctx context.Context) (*clientPipe, error) {
 	clear(c.pipes[len(live):])
 	c.pipes = live
 	if best != nil && (best.inflight.Load() == 0 || len(c.pipes) >= c.cfg.MaxConns) {
+		best.inflight.Add(1)
 		return best, nil
 	}
 	cc, err := c.dialObject(ctx, c.ext)
 	if err != nil {
 		if best != nil {
+			best.inflight.Add(1)
 			return best, nil
 		}
 		return nil, err
 	}
 	p := newClientPipe(cc)
+	p.inflight.Add(1)
 	c.pipes = append(c.pipes, p)
 	return p, nil
 }
@@ -650,10 +699,10 @@ func (p *clientPipe) call(req []byte) (pickle.Value, error) {
 	if p.err != nil {
 		err := p.err
 		p.mu.Unlock()
+		p.inflight.Add(-1)
 		callPool.Put(cl)
 		return nil, err
 	}
-	p.inflight.Add(1)
 	cl.pending = true
 	p.pending = append(p.pending, cl)
 	p.queue = append(p.queue, req)
@@ -700,6 +749,7 @@ func (p *clientPipe) writeQueueLocked() {
 	for len(p.queue) > 0 && p.err == nil {
 		q := p.queue
 		p.queue = p.spare[:0]
+		p.cc.seq += uint64(len(q)) // as the server will number them
 		p.mu.Unlock()
 		var err error
 		for _, r := range q {
