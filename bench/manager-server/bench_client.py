@@ -16,12 +16,14 @@ is done. One JSON object per operation goes to stdout:
      "server_sys_us_per_call": ...}
 
 A "call" is one request/reply round trip: queue_put_get and
-lock_acquire_release make two per iteration and count both.
+lock_acquire_release make two per iteration and count both. The op 'echo'
+is for echo_floor.c, the C floor of a server's cost per round trip.
 Stdlib only; CPython 3.8+; Linux (/proc).
 """
 import argparse
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import sys
 import time
@@ -72,11 +74,24 @@ def make_op(m, name):
     raise SystemExit('unknown op %r' % name)
 
 
+def make_echo(address):
+    """The 'echo' op, for the C echo server (echo_floor.c): one 64-byte
+    frame sent and read back over multiprocessing.connection, as a manager
+    call's request and reply are framed, with no handshake and no pickling
+    on the server's side."""
+    conn = multiprocessing.connection.Client(address)
+    msg = b'x' * 64
+    return (lambda: (conn.send_bytes(msg), conn.recv_bytes())), 1
+
+
 def worker(address, authkey, opname, seconds, start, done, results):
     multiprocessing.current_process().authkey = authkey
-    m = SyncManager(address=address, authkey=authkey)
-    m.connect()
-    fn, per = make_op(m, opname)
+    if opname == 'echo':
+        fn, per = make_echo(address)
+    else:
+        m = SyncManager(address=address, authkey=authkey)
+        m.connect()
+        fn, per = make_op(m, opname)
     fn()  # opens this process's object connection
     start.wait()
     n = 0

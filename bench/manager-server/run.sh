@@ -46,6 +46,7 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$tmp/procshare" ./cmd/procshare
+gcc -O2 -pthread -o "$tmp/echo_floor" "$here/echo_floor.c"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/key"
 
 # wait_line FILE PATTERN: waits until FILE has a line matching PATTERN
@@ -102,6 +103,25 @@ for transport in $TRANSPORTS; do
 	done
 	kill "$go_pid" "$py_pid"
 	wait "$go_pid" "$py_pid" 2>/dev/null || true
+
+	# The floor: the C echo server, same clients, same transport.
+	case $transport in
+	unix) "$tmp/echo_floor" unix "$tmp/echo.sock" >"$tmp/echo.out" 2>&1 & ;;
+	tcp) "$tmp/echo_floor" tcp 0 >"$tmp/echo.out" 2>&1 & ;;
+	esac
+	echo_pid=$!
+	pids+=("$echo_pid")
+	wait_line "$tmp/echo.out" '^READY '
+	echo_addr=$(sed -n 's/^READY //p' "$tmp/echo.out")
+	for procs in $PROCS; do
+		for _ in $(seq "$REPS"); do
+			"$PY" "$here/bench_client.py" --address "$echo_addr" --authkey-hex "$keyhex_of_file" \
+				--server-pid "$echo_pid" --procs "$procs" --seconds "$SECS" --ops echo |
+				sed "s/^{/{\"server\": \"c-echo\", \"transport\": \"$transport\", /" >>"$results"
+		done
+	done
+	kill "$echo_pid"
+	wait "$echo_pid" 2>/dev/null || true
 done
 
 "$PY" - "$results" <<'EOF'
@@ -115,7 +135,7 @@ print('client: CPython %s; medians; calls/s = round trips per second of all clie
 print()
 print('| transport | clients | op | CPython calls/s | procshare calls/s | ratio | CPython CPU µs/call (user+sys) | procshare CPU µs/call (user+sys) | CPU ratio |')
 print('|---|---|---|---|---|---|---|---|---|')
-keys = sorted({k[:3] for k in groups}, key=lambda k: (k[0] != 'unix', k[1], k[2]))
+keys = sorted({k[:3] for k in groups if k[3] != 'c-echo'}, key=lambda k: (k[0] != 'unix', k[1], k[2]))
 for t, p, op in keys:
     c, g = groups[(t, p, op, 'cpython')], groups[(t, p, op, 'procshare')]
     cr = statistics.median(x['calls_per_s'] for x in c)
@@ -127,4 +147,21 @@ for t, p, op in keys:
     print('| %s | %d | %s | %d | %d | %.2f× | %.1f (%.1f+%.1f) | %.1f (%.1f+%.1f) | %.1f× |' % (
         t, p, op, cr, gr, gr / cr, cc[0], cc[1], cc[2], gc[0], gc[1], gc[2],
         cc[0] / gc[0] if gc[0] else float('inf')))
+print()
+print('The floor: a C echo server (echo_floor.c, one blocking thread per connection, no work),')
+print('the same client processes sending 64-byte frames; its CPU per round trip bounds what any')
+print('server can reach on this machine, and so the CPU ratio any server can have against CPython.')
+print()
+print('| transport | clients | C echo round trips/s | C echo CPU µs/rt (user+sys) | CPython dict_get CPU / floor | procshare dict_get CPU / floor |')
+print('|---|---|---|---|---|---|')
+m = lambda rs, k: statistics.median(x[k] for x in rs)
+for t, p in sorted({k[:2] for k in groups if k[3] == 'c-echo'}, key=lambda k: (k[0] != 'unix', k[1])):
+    e = groups[(t, p, 'echo', 'c-echo')]
+    ec = m(e, 'server_cpu_us_per_call')
+    row = '| %s | %d | %d | %.1f (%.1f+%.1f) |' % (t, p, m(e, 'calls_per_s'), ec,
+                                                   m(e, 'server_user_us_per_call'), m(e, 'server_sys_us_per_call'))
+    for server in ('cpython', 'procshare'):
+        g = groups.get((t, p, 'dict_get', server))
+        row += (' %.1f× |' % (m(g, 'server_cpu_us_per_call') / ec)) if g and ec else ' – |'
+    print(row)
 EOF
