@@ -82,7 +82,12 @@ ops() { awk -v x="$1" 'BEGIN { if (x == "nan" || x == 0) print "nan"; else print
 # --- Python client against CPython's server ---
 sock=$tmp/cpy.sock
 key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-"$PY" "$root/manager/testdata/client_cpython_manager.py" "$sock" "$key" >"$tmp/cpy.out" </dev/zero &
+# The server exits when its stdin ends: give it a FIFO that this script
+# holds open (never /dev/zero: its stdin watcher would read it forever and
+# keep a CPU busy, which changes every figure taken against that server).
+mkfifo "$tmp/cpy.in"
+exec 8<>"$tmp/cpy.in"
+"$PY" "$root/manager/testdata/client_cpython_manager.py" "$sock" "$key" >"$tmp/cpy.out" <"$tmp/cpy.in" &
 pids+=($!)
 for _ in $(seq 200); do grep -q READY "$tmp/cpy.out" 2>/dev/null && break; sleep 0.05; done
 "$PY" "$here/py_client.py" "$sock" "$key" "$SECS" >"$tmp/py.txt"
