@@ -48,6 +48,14 @@
 // keyed by connection, since a CPython client uses one connection per
 // thread.
 //
+// Each connection is served by a goroutine. After its first 16 requests an
+// object connection moves out of Go's netpoller onto a blocking read on an
+// OS thread of its own, as CPython's server serves every connection: for a
+// request/reply client this saves the netpoller's wake-ups (an EAGAIN read,
+// epoll_pwait, handing the goroutine between threads) on every call.
+// ServerConfig.DedicatedThreads bounds how many connections do so (128 by
+// default); the others stay in the netpoller.
+//
 // # Client
 //
 // Dial connects to any manager, procshare's or CPython's, over TCP or a Unix
@@ -62,10 +70,13 @@
 // protocol allows one request at a time per connection, so the Client keeps
 // two kinds: non-blocking calls from many goroutines are pipelined on a few
 // shared connections (requests written back to back, replies matched in
-// order), and every call that may block (Queue.Get, Lock.Lock, Event.Wait,
-// Barrier.Wait …) takes a dedicated connection from an idle pool. State that
-// the server keys by connection (an RLock's or a Condition's ownership) keeps
-// its connection for as long as it is held.
+// order; a call made while others are in flight waits for the next batch, so
+// many goroutines share each write and read), and every call that may block
+// (Queue.Get, Lock.Lock, Event.Wait, Barrier.Wait …) takes a connection of
+// its own for its duration: an idle one from the pool, else a pipelined one
+// with nothing in flight, else a new one. State that the server keys by
+// connection (an RLock's or a Condition's ownership) keeps its connection for
+// as long as it is held.
 //
 // Every blocking call takes a context. Cancelling it never leaves the server
 // in a state the caller did not ask for: against procshare's server the call
