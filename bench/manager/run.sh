@@ -9,7 +9,9 @@
 #   2. Go client vs Python's stdlib client, both against CPython's own
 #      SyncManager server (get, locked increment, put+get). Target: >= 2x.
 #   3. 16 goroutines sharing one Go client (procshare's server) vs
-#      `redis-benchmark -P 16 -t get` against redis-server on a Unix
+#      `redis-benchmark -c 1 -P 16 -t get` (one connection, 16 requests in
+#      flight, like the 16 goroutines) and with its default 50 connections
+#      (800 in flight) against redis-server on a Unix
 #      socket (installed with apt-get if missing). Target: >= 1x.
 #   4. Seed program 3 (100 processes add 1 under a lock): Go
 #      (examples/seed -program 3) vs Python's Manager() version
@@ -88,9 +90,12 @@ key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 mkfifo "$tmp/cpy.in"
 exec 8<>"$tmp/cpy.in"
 "$PY" "$root/manager/testdata/client_cpython_manager.py" "$sock" "$key" >"$tmp/cpy.out" <"$tmp/cpy.in" &
-pids+=($!)
+cpy_pid=$!
+pids+=($cpy_pid)
 for _ in $(seq 200); do grep -q READY "$tmp/cpy.out" 2>/dev/null && break; sleep 0.05; done
 "$PY" "$here/py_client.py" "$sock" "$key" "$SECS" >"$tmp/py.txt"
+kill "$cpy_pid" # nothing else may run during the next measurements
+wait "$cpy_pid" 2>/dev/null || true
 pyops() { awk -v n="$1" '$1 == n { print $2 }' "$tmp/py.txt"; }
 py_get=$(pyops get)
 py_inc=$(pyops locked)
@@ -98,6 +103,7 @@ py_pg=$(pyops putget)
 
 # --- redis ---
 redis=nan
+redis50=nan
 if [ -z "${NOREDIS:-}" ]; then
 	if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
 		echo "(installing redis-server with apt-get)" >&2
@@ -107,11 +113,14 @@ if [ -z "${NOREDIS:-}" ]; then
 		redis-server --port 0 --unixsocket "$tmp/redis.sock" --save '' --appendonly no --daemonize no >"$tmp/redis.log" 2>&1 &
 		pids+=($!)
 		for _ in $(seq 100); do [ -S "$tmp/redis.sock" ] && break; sleep 0.05; done
-		for _ in $(seq "$COUNT"); do
-			redis-benchmark -s "$tmp/redis.sock" -P 16 -t get -n 1000000 -q 2>/dev/null |
-				tr '\r' '\n' | awk '/^GET:/ { print $2 }' | tail -1
-		done | median >"$tmp/redis.txt"
-		redis=$(cat "$tmp/redis.txt")
+		redisget() {
+			for _ in $(seq "$COUNT"); do
+				redis-benchmark -s "$tmp/redis.sock" "$@" -P 16 -t get -n 1000000 -q 2>/dev/null |
+					tr '\r' '\n' | awk '/^GET:/ { print $2 }' | tail -1
+			done | median
+		}
+		redis=$(redisget -c 1)
+		redis50=$(redisget -c 50)
 		redis-cli -s "$tmp/redis.sock" shutdown nosave >/dev/null 2>&1 || true
 	else
 		echo "(redis-server unavailable: skipped)" >&2
@@ -139,10 +148,11 @@ cat <<TABLE
 | Go client dict get, CPython server | $(ops "$get_py") ops/s | Python client $py_get ops/s | $(ratio "$(ops "$get_py")" "$py_get")x (>= 2x) |
 | Go client locked increment, CPython server | $(ops "$inc_py") ops/s | Python client $py_inc ops/s | $(ratio "$(ops "$inc_py")" "$py_inc")x (>= 2x) |
 | Go client queue put+get, CPython server | $(ops "$pg_py") ops/s | Python client $py_pg ops/s | $(ratio "$(ops "$pg_py")" "$py_pg")x (>= 2x) |
-| Go client dict get, 16 goroutines, procshare server in another process | $(ops "$par_pp") ops/s | redis-benchmark -P 16 -t get $redis ops/s | $(ratio "$(ops "$par_pp")" "$redis")x (>= 1x) |
-| Go client dict get, 16 goroutines, procshare server embedded | $(ops "$par_ps") ops/s | redis-benchmark -P 16 -t get $redis ops/s | $(ratio "$(ops "$par_ps")" "$redis")x |
-| Go client dict get, 16 goroutines, CPython server | $(ops "$par_py") ops/s | | |
-| Queue PutMany/GetMany 16, per item, procshare | $(ops "$batch") items/s | redis -P 16 $redis ops/s | $(ratio "$(ops "$batch")" "$redis")x |
+| Go client dict get, 16 goroutines, procshare server in another process | $(ops "$par_pp") ops/s | redis-benchmark -c 1 -P 16 -t get (16 in flight) $redis ops/s | $(ratio "$(ops "$par_pp")" "$redis")x (>= 1x) |
+| Go client dict get, 16 goroutines, procshare server in another process | $(ops "$par_pp") ops/s | redis-benchmark -c 50 -P 16 -t get (800 in flight) $redis50 ops/s | $(ratio "$(ops "$par_pp")" "$redis50")x |
+| Go client dict get, 16 goroutines, procshare server embedded | $(ops "$par_ps") ops/s | redis-benchmark -c 1 -P 16 -t get $redis ops/s | $(ratio "$(ops "$par_ps")" "$redis")x |
+| Go client dict get, 16 goroutines, CPython server | $(ops "$par_py") ops/s | Python client (one thread) $py_get ops/s | $(ratio "$(ops "$par_py")" "$py_get")x |
+| Queue PutMany/GetMany 16, per item, procshare | $(ops "$batch") items/s | redis -c 1 -P 16 $redis ops/s | $(ratio "$(ops "$batch")" "$redis")x |
 | seed program 3, Go (100 processes) | $seed_go ms | Python Manager() version $seed_py ms | $(ratio "$seed_py" "$seed_go")x faster (<= 150 ms, >= 2x) |
 | Value.Add (ps_add), procshare embedded | $add ns | locked increment $inc_ps ns (4 round trips) | $(ratio "$inc_ps" "$add")x faster |
 | locked increment, procshare in another process | $inc_pp ns | | |
