@@ -2,6 +2,7 @@ package shm
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"sync/atomic"
 	"unsafe"
@@ -203,23 +204,10 @@ func atomicCAS[T Elem](p unsafe.Pointer, old, new T) bool {
 	return atomic.CompareAndSwapUint64((*uint64)(p), bitsOf(old), bitsOf(new))
 }
 
-// atomicAddCAS adds delta to the element at p with a compare-and-swap loop
-// and returns the new value: Add for floats and for integers narrower than 4
-// bytes (the others are one locked add, see addAt).
-func atomicAddCAS[T Number](p unsafe.Pointer, delta T) T {
-	for {
-		old := atomicLoad[T](p)
-		nv := old + delta
-		if atomicCAS(p, old, nv) {
-			return nv
-		}
-	}
-}
-
 // addAt is Add of Value and Array on the element at p, whose object's
 // xadd is xadd: one locked add for 4- and 8-byte integers (T's conversions
 // to and from the unsigned word are reinterpretations for those types), a
-// compare-and-swap loop for the others.
+// compare-and-swap loop for the others (addCAS).
 func addAt[T Number](xadd byte, p unsafe.Pointer, delta T) T {
 	switch xadd {
 	case 8:
@@ -227,5 +215,61 @@ func addAt[T Number](xadd byte, p unsafe.Pointer, delta T) T {
 	case 4:
 		return T(atomic.AddUint32((*uint32)(p), uint32(delta)))
 	}
-	return atomicAddCAS(p, delta)
+	addCAS(xadd, p, unsafe.Pointer(&delta))
+	return delta
 }
+
+// addCAS adds *d to the element at p with a compare-and-swap loop and
+// stores the new value in *d: floats (kind addFloat32, addFloat64) and 1-
+// and 2-byte integers (kind 1, 2). kind is the object's xadd. Working on
+// bits, it needs no generic instantiation per type.
+func addCAS(kind byte, p, d unsafe.Pointer) {
+	switch kind {
+	case addFloat64:
+		for {
+			old := atomic.LoadUint64((*uint64)(p))
+			nv := math.Float64frombits(old) + *(*float64)(d)
+			if atomic.CompareAndSwapUint64((*uint64)(p), old, math.Float64bits(nv)) {
+				*(*float64)(d) = nv
+				return
+			}
+		}
+	case addFloat32:
+		for {
+			old := atomic.LoadUint32((*uint32)(p))
+			nv := math.Float32frombits(old) + *(*float32)(d)
+			if atomic.CompareAndSwapUint32((*uint32)(p), old, math.Float32bits(nv)) {
+				*(*float32)(d) = nv
+				return
+			}
+		}
+	case 1, 2:
+		size := uintptr(kind)
+		w, shift, mask := lane(p, size)
+		var delta uint32
+		if size == 1 {
+			delta = uint32(*(*uint8)(d))
+		} else {
+			delta = uint32(*(*uint16)(d))
+		}
+		for {
+			old := atomic.LoadUint32(w)
+			nv := ((old&mask)>>shift + delta) << shift & mask
+			if atomic.CompareAndSwapUint32(w, old, old&^mask|nv) {
+				if size == 1 {
+					*(*uint8)(d) = uint8(nv >> shift)
+				} else {
+					*(*uint16)(d) = uint16(nv >> shift)
+				}
+				return
+			}
+		}
+	}
+	panic("shm: Add on an unknown element kind")
+}
+
+// Element kinds of object.xadd besides the integer widths.
+const (
+	addFloat32 = 'f'
+	addFloat64 = 'd'
+)

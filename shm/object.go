@@ -77,7 +77,7 @@ type object struct {
 	n     int
 	data  unsafe.Pointer
 	mu    *ipcsync.Mutex
-	xadd  byte // 4 or 8: Add is one locked add of that width (integers); 0: a CAS loop
+	xadd  byte // how Add works: the integer width, or addFloat32, addFloat64 (see addAt)
 }
 
 // objectMeta is what ShareFiles passes to AttachFiles.
@@ -212,9 +212,12 @@ func attachObject(seg *Segment, off int, info elemInfo, kind byte, n int, code b
 	if err != nil {
 		return object{}, fmt.Errorf("shm: %w", err)
 	}
-	var xadd byte
-	if !info.float && (info.size == 4 || info.size == 8) {
-		xadd = byte(info.size)
+	xadd := byte(info.size) // integers: the width of the add
+	if info.float {
+		xadd = addFloat32
+		if info.size == 8 {
+			xadd = addFloat64
+		}
 	}
 	return object{seg: seg, off: off, kind: kind, code: h[5], n: int(length),
 		data: unsafe.Add(base, headerSize), mu: mu, xadd: xadd}, nil
