@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/procshare/procshare/manager"
+)
+
+// TestMain lets a test run the command in a real child process: the test
+// binary re-executed with PROCSHARE_TEST_MAIN set to the command's
+// arguments, one per line.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("PROCSHARE_TEST_MAIN"); ok {
+		os.Exit(run(strings.Split(args, "\n")))
+	}
+	os.Exit(m.Run())
+}
+
+// TestServeStopsOnSignal: "procshare serve", a process of its own, stops
+// gracefully on SIGTERM and on SIGINT: a client's blocked call ends with an
+// error instead of hanging, the process exits with status 0, and the Unix
+// socket is removed.
+func TestServeStopsOnSignal(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := shortTempDir(t)
+			sock := filepath.Join(dir, "m.sock")
+			keyFile := filepath.Join(dir, "key")
+			addrFile := filepath.Join(dir, "addr")
+			key := []byte("signal key")
+			if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), "PROCSHARE_TEST_MAIN="+strings.Join([]string{
+				"serve", "--address", sock, "--authkey-file", keyFile, "--addr-file", addrFile}, "\n"))
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := false
+			defer func() {
+				if !exited {
+					cmd.Process.Kill()
+					cmd.Wait()
+				}
+			}()
+			waitFile(t, addrFile)
+
+			ctx := context.Background()
+			c, err := manager.Dial(ctx, sock, key, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			q, err := c.NewQueue(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan error, 1)
+			go func() {
+				_, err := q.Get(ctx) // blocks: the queue stays empty
+				got <- err
+			}()
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-got:
+				if err == nil {
+					t.Fatal("Get on an empty queue returned an item")
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("a blocked Get still hangs 20 s after the server's signal")
+			}
+			waitErr := make(chan error, 1)
+			go func() { waitErr <- cmd.Wait() }()
+			select {
+			case err := <-waitErr:
+				exited = true
+				if err != nil {
+					t.Fatalf("serve exited with %v; stderr:\n%s", err, stderr.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("serve did not exit after %v; stderr:\n%s", sig, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "procshare: server stopped") {
+				t.Errorf("stderr does not say the server stopped:\n%s", stderr.String())
+			}
+			if _, err := os.Stat(sock); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("socket file after exit: %v", err)
+			}
+		})
+	}
+}
