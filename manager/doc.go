@@ -48,13 +48,14 @@
 // keyed by connection, since a CPython client uses one connection per
 // thread.
 //
-// Each connection is served by a goroutine. After its first 16 requests an
-// object connection moves out of Go's netpoller onto a blocking read on an
-// OS thread of its own, as CPython's server serves every connection: for a
+// Each connection is served by a goroutine. After 16 requests an object
+// connection moves out of Go's netpoller onto a blocking read on an OS
+// thread of its own, as CPython's server serves every connection: for a
 // request/reply client this saves the netpoller's wake-ups (an EAGAIN read,
-// epoll_pwait, handing the goroutine between threads) on every call.
-// ServerConfig.DedicatedThreads bounds how many connections do so (128 by
-// default); the others stay in the netpoller.
+// epoll_pwait, handing the goroutine between threads) on every call. After
+// 10 seconds without a request it goes back to the netpoller.
+// ServerConfig.DedicatedThreads bounds how many connections have a thread
+// at once (128 by default); the others stay in the netpoller.
 //
 // # Client
 //

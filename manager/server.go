@@ -50,12 +50,14 @@ type ServerConfig struct {
 	// the way CPython's server serves them: by a blocking read on an OS
 	// thread of their own. For request/reply clients such as CPython's
 	// proxies this takes fewer system calls and less CPU per call than Go's
-	// netpoller (docs/bench/manager-server.md). A connection moves to its
-	// thread after its first 16 requests, so short-lived connections cost
-	// no thread; connections past the budget stay in the netpoller, so a
-	// flood of connections cannot exhaust the process's threads. Zero
-	// means 128; a negative value serves every connection through the
-	// netpoller. Only Unix systems have dedicated threads.
+	// netpoller (BENCHMARKS.md). A connection moves to its thread after
+	// 16 requests, so short-lived connections cost no thread, and back to
+	// the netpoller after 10 seconds without a request, so the threads go
+	// to busy connections rather than to ones merely kept open.
+	// Connections past the budget stay in the netpoller, so a flood of
+	// connections cannot exhaust the process's threads. Zero means 128; a
+	// negative value serves every connection through the netpoller. Only
+	// Unix systems have dedicated threads.
 	DedicatedThreads int
 
 	// Logger receives connection errors, recovered panics and lifecycle

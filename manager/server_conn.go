@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -26,6 +27,7 @@ type srvConn struct {
 	wc      *wire.Conn
 	addrVal pickle.Value // this listener's address, as tokens carry it
 	id      string       // object connection id (ps_interrupt), "" before accept_connection
+	polled  int          // requests served in the netpoller since the last try for a thread
 	name    string       // the client's process|thread name
 
 	call srvCall // the call in progress, reused for every request
@@ -66,9 +68,10 @@ func (c *srvConn) closeSocket() {
 }
 
 // dedicateAfter is the number of requests an object connection serves in
-// Go's netpoller before it moves to a dedicated thread: a short-lived
-// connection (a child process making a few calls) does not cost the server
-// a new OS thread, a busy one soon stops paying the netpoller's wake-ups.
+// Go's netpoller before it tries for a dedicated thread (again, if the
+// budget was spent or the connection went idle): a short-lived connection
+// (a child process making a few calls) does not cost the server a new OS
+// thread, a busy one soon stops paying the netpoller's wake-ups.
 const dedicateAfter = 16
 
 // dedicateThread moves an object connection onto a thread of its own (see
@@ -93,6 +96,29 @@ func (c *srvConn) dedicateThread() {
 	select {
 	case <-s.done: // stop may have closed the old socket, not this one
 		tc.Close()
+	default:
+	}
+}
+
+// undedicateThread moves a connection whose thread waited threadIdle for
+// a request back to the netpoller, and gives the thread back to the
+// budget. If that fails the connection keeps its thread.
+func (c *srvConn) undedicateThread() {
+	s := c.s
+	nc, err := c.tc.toNetpoller()
+	if err != nil {
+		s.log.Debug("manager: idle connection keeps its thread", "remote", c.nc.RemoteAddr(), "err", err)
+		return
+	}
+	tc := c.tc
+	c.sockMu.Lock()
+	c.nc, c.tc, c.rc.Conn = nc, nil, nc
+	c.sockMu.Unlock()
+	tc.release()
+	s.putThread()
+	select {
+	case <-s.done: // stop may have shut the old socket down before the swap
+		nc.Close()
 	default:
 	}
 }
@@ -206,13 +232,23 @@ func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
 // a call blocks.
 func (c *srvConn) serveObjects() {
 	for {
-		if c.seq == dedicateAfter {
+		if c.tc == nil && c.polled >= dedicateAfter {
+			c.polled = 0
 			c.dedicateThread()
 		}
 		frame, err := c.wc.ReadFrame()
 		if err != nil {
+			if c.tc != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				// Idle for threadIdle: the frame reader resumes
+				// where it was, on the netpoller.
+				c.undedicateThread()
+				continue
+			}
 			c.logReadErr(err)
 			return
+		}
+		if c.tc == nil {
+			c.polled++
 		}
 		c.mu.Lock()
 		c.seq++

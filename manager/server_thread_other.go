@@ -23,6 +23,9 @@ func (c *threadConn) watchConn() (net.Conn, error) {
 	return nil, errors.New("manager: no dedicated threads")
 }
 func (c *threadConn) unwatch(net.Conn) {}
+func (c *threadConn) toNetpoller() (net.Conn, error) {
+	return nil, errors.New("manager: no dedicated threads")
+}
 
 // peerHungUp cannot look at the socket here: a dead peer is noticed by the
 // watcher or when the reply is written.

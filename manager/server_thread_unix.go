@@ -31,6 +31,12 @@ const threadConnSupported = true
 // the read and the write alone. manager/conformance/FINDINGS.md (F1) has
 // the syscall counts, docs/bench/manager-server.md the CPU per call.
 //
+// A read that waits longer than threadIdle fails with a timeout
+// (SO_RCVTIMEO), and the connection goes back to the netpoller (toNetpoller):
+// the threads serve the connections that are busy, not the ones that
+// merely stay open, as CPython clients' connections do for a process's
+// whole life.
+//
 // Read and Write belong to the connection's goroutine (and, while a call
 // blocks, to the watcher it starts, see watchConn). Close may be called from
 // any goroutine: it shuts the socket down, which wakes a blocked read or
@@ -49,6 +55,10 @@ type threadConn struct {
 // errDeadline is what the deadline setters of a threadConn return: its
 // reads and writes are ended by Close, not by deadlines.
 var errDeadline = errors.New("manager: deadlines are not supported on a dedicated-thread connection")
+
+// threadIdle is how long a dedicated thread waits for a request before
+// its connection goes back to the netpoller.
+var threadIdle = 10 * time.Second
 
 // detachConn moves nc's socket out of Go's netpoller onto a blocking
 // descriptor and closes nc. On failure nc is left as it was.
@@ -80,7 +90,38 @@ func detachConn(nc net.Conn) (*threadConn, error) {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("fcntl", err)
 	}
+	tv := unix.NsecToTimeval(threadIdle.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("setsockopt", err)
+	}
 	return tc, nil
+}
+
+// toNetpoller returns a netpoller connection on the socket, for the
+// connection to go on without its thread; the caller then releases c. The
+// receive timeout stays set on the socket, and the netpoller's
+// non-blocking reads ignore it.
+func (c *threadConn) toNetpoller() (net.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pollerConnLocked()
+}
+
+// pollerConnLocked returns a net.Conn on a duplicate of the socket,
+// registered with Go's netpoller. That makes the socket (the open file all
+// duplicates share) non-blocking. c.mu is held.
+func (c *threadConn) pollerConnLocked() (net.Conn, error) {
+	if c.closed {
+		return nil, net.ErrClosed
+	}
+	fd, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(fd), "socket")
+	defer f.Close()
+	return net.FileConn(f) // dups again, non-blocking, in the poller
 }
 
 func (c *threadConn) Read(p []byte) (int, error) {
@@ -92,6 +133,8 @@ func (c *threadConn) Read(p []byte) (int, error) {
 		switch {
 		case err == unix.EINTR:
 			continue
+		case err == unix.EAGAIN: // SO_RCVTIMEO: threadIdle passed
+			return 0, &net.OpError{Op: "read", Net: c.laddr.Network(), Source: c.laddr, Addr: c.raddr, Err: os.ErrDeadlineExceeded}
 		case err != nil:
 			return 0, c.opError("read", err)
 		case n == 0:
@@ -169,21 +212,11 @@ func (c *threadConn) SetWriteDeadline(t time.Time) error { return errDeadline }
 func (c *threadConn) watchConn() (net.Conn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return nil, net.ErrClosed
-	}
-	fd, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("fcntl", err)
-	}
-	f := os.NewFile(uintptr(fd), "watch")
-	nc, err := net.FileConn(f) // dups again, non-blocking, in the poller
-	f.Close()
-	if err != nil {
+	nc, err := c.pollerConnLocked()
+	if err != nil && !c.closed {
 		unix.SetNonblock(c.fd, false)
-		return nil, err
 	}
-	return nc, nil
+	return nc, err
 }
 
 // unwatch closes the watcher's connection and makes the socket blocking
