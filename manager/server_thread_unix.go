@@ -29,7 +29,7 @@ const threadConnSupported = true
 // fails with EAGAIN, a park, an epoll_pwait and a hand-over of the woken
 // goroutine between threads (futex, nanosleep); blocked in read(2) it costs
 // the read and the write alone. manager/conformance/FINDINGS.md (F1) has
-// the syscall counts, docs/bench/manager-server.md the CPU per call.
+// the syscall counts, BENCHMARKS.md the CPU per call.
 //
 // A read that waits longer than threadIdle fails with a timeout
 // (SO_RCVTIMEO), and the connection goes back to the netpoller (toNetpoller):
@@ -61,7 +61,9 @@ var errDeadline = errors.New("manager: deadlines are not supported on a dedicate
 var threadIdle = 10 * time.Second
 
 // detachConn moves nc's socket out of Go's netpoller onto a blocking
-// descriptor and closes nc. On failure nc is left as it was.
+// descriptor and closes nc. On failure nc is left as it was, except if
+// fcntl fails on the new descriptor once nc is closed (it has no reason to):
+// then the connection is lost.
 func detachConn(nc net.Conn) (*threadConn, error) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
@@ -81,6 +83,13 @@ func detachConn(nc net.Conn) (*threadConn, error) {
 	if derr != nil {
 		return nil, os.NewSyscallError("fcntl", derr)
 	}
+	// The receive timeout is the socket's, shared with nc, whose
+	// non-blocking reads ignore it.
+	tv := unix.NsecToTimeval(threadIdle.Nanoseconds())
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, os.NewSyscallError("setsockopt", err)
+	}
 	tc := &threadConn{fd: fd, laddr: nc.LocalAddr(), raddr: nc.RemoteAddr()}
 	// Closing nc removes the socket from the netpoller's epoll set
 	// before closing nc's descriptor; ours stays open. Only then is the
@@ -89,11 +98,6 @@ func detachConn(nc net.Conn) (*threadConn, error) {
 	if err := unix.SetNonblock(fd, false); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("fcntl", err)
-	}
-	tv := unix.NsecToTimeval(threadIdle.Nanoseconds())
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		unix.Close(fd)
-		return nil, os.NewSyscallError("setsockopt", err)
 	}
 	return tc, nil
 }
