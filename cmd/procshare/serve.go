@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/procshare/procshare/manager"
@@ -20,9 +21,25 @@ func init() {
 		name:    "serve",
 		summary: "run a manager server that Go and Python clients use",
 		run: func(ctx context.Context, args []string) error {
+			spareProcs()
 			return serveCommand(ctx, args, os.Stderr)
 		},
 	})
+}
+
+// spareProcs gives the daemon twice as many Ps as CPUs, unless GOMAXPROCS
+// is set in the environment. A connection on a dedicated thread waits for
+// each request in read(2) holding a P; when no P is idle, Go's sysmon takes
+// it away 20 µs into every wait and the thread must get one back when the
+// request arrives. With two busy clients on two CPUs that cost a quarter to
+// a third of the server's CPU per call; with spare Ps it is gone
+// (BENCHMARKS.md). The
+// server's goroutines mostly wait, so the extra Ps do not oversubscribe
+// the CPUs.
+func spareProcs() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+	}
 }
 
 const serveUsage = `usage: procshare serve [flags]
