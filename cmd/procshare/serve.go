@@ -33,9 +33,8 @@ func init() {
 // it away 20 µs into every wait and the thread must get one back when the
 // request arrives. With two busy clients on two CPUs that cost a quarter to
 // a third of the server's CPU per call; with spare Ps it is gone
-// (BENCHMARKS.md). The
-// server's goroutines mostly wait, so the extra Ps do not oversubscribe
-// the CPUs.
+// (BENCHMARKS.md). The server's goroutines mostly wait, so the extra Ps do
+// not oversubscribe the CPUs.
 func spareProcs() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
