@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/procshare/procshare/internal/wire"
@@ -48,9 +49,8 @@ type srvConn struct {
 }
 
 func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
-	_, tcp := nc.(*net.TCPConn)
 	c := &srvConn{s: s, nc: nc, addrVal: addrVal, dead: make(chan struct{})}
-	c.rc = &srvNetConn{Conn: nc, tcp: tcp}
+	c.rc = &srvNetConn{Conn: nc}
 	c.wc = wire.NewConn(c.rc, &wire.Config{MaxFrame: s.cfg.MaxFrame})
 	c.call.conn = c
 	return c
@@ -352,13 +352,21 @@ func (c *srvConn) trackState(obj srvConnState) {
 }
 
 // srvNetConn is the accepted socket as the frame reader sees it: bytes the
-// socket watcher read while a call was blocked are returned first. On TCP
-// every read from the socket re-arms TCP_QUICKACK (see wire.SetQuickAck).
+// socket watcher read while a call was blocked are returned first.
 type srvNetConn struct {
 	net.Conn
-	tcp     bool
 	pend    []byte
 	pendErr error
+}
+
+// SyscallConn gives the frame reader's wire.SetQuickAck the socket's
+// descriptor, whichever form the socket has now (see dedicateThread).
+func (r *srvNetConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := r.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("manager: the connection has no descriptor")
+	}
+	return sc.SyscallConn()
 }
 
 func (r *srvNetConn) Read(p []byte) (int, error) {
@@ -372,9 +380,6 @@ func (r *srvNetConn) Read(p []byte) (int, error) {
 	}
 	if r.pendErr != nil {
 		return 0, r.pendErr
-	}
-	if r.tcp {
-		wire.SetQuickAck(r.Conn)
 	}
 	return r.Conn.Read(p)
 }

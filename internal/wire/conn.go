@@ -70,7 +70,7 @@ type Config struct {
 type Conn struct {
 	nc       net.Conn
 	maxFrame int64
-	tcp      bool      // nc is a *net.TCPConn: quickAck has something to do
+	tcp      bool      // nc is a TCP connection: quickAck has something to do
 	rand     io.Reader // challenge bytes; nil means crypto/rand (tests set it)
 
 	// Reader state, owned by the goroutine in ReadFrame.
@@ -98,7 +98,7 @@ func NewConn(c net.Conn, cfg *Config) *Conn {
 	if limit > math.MaxInt { // 32-bit platforms: a frame must fit in a slice
 		limit = math.MaxInt
 	}
-	_, tcp := c.(*net.TCPConn)
+	_, tcp := c.LocalAddr().(*net.TCPAddr)
 	return &Conn{
 		nc:       c,
 		maxFrame: limit,
@@ -192,6 +192,9 @@ func (c *Conn) readFrame(limit int64) ([]byte, error) {
 	n := int(c.rlen)
 	if n <= c.r.Size() {
 		// The payload fits in the read buffer: hand it out in place.
+		if c.r.Buffered() < n {
+			c.quickAck() // the rest may wait for our ACK (see SetQuickAck)
+		}
 		p, err := c.r.Peek(n)
 		if err != nil {
 			return nil, unexpected(err)
@@ -207,6 +210,12 @@ func (c *Conn) readFrame(limit int64) ([]byte, error) {
 			grown := make([]byte, min(n, max(2*len(c.rbuf), retainBuffer)))
 			copy(grown, c.rbuf[:c.rgot])
 			c.rbuf = grown
+		}
+		if c.r.Buffered() == 0 {
+			// A CPython peer writes a frame over 16 KiB as its header,
+			// then its body, which Nagle's algorithm holds back until
+			// the header is acknowledged (see SetQuickAck).
+			c.quickAck()
 		}
 		m, err := c.r.Read(c.rbuf[c.rgot:min(n, len(c.rbuf))])
 		c.rgot += m

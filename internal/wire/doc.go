@@ -114,9 +114,10 @@
 // without reading in between (#WELCOME# then its first request, or the two
 // writes of a frame over 16 KiB) stalls for a delayed ACK (~40 ms on Linux)
 // unless the server acknowledges at once. The handshake functions enable
-// TCP_QUICKACK before each of their reads; servers should call
-// [SetQuickAck] before each ReadFrame on TCP connections (the flag is not
-// sticky). Unix-domain sockets are not affected.
+// TCP_QUICKACK before each of their reads, and ReadFrame before it waits for
+// the rest of a frame whose header has arrived (the flag is not sticky, so
+// it is set where an ACK is awaited). In between, replies carry the ACKs.
+// Unix-domain sockets are not affected.
 //
 // # Concurrency
 //

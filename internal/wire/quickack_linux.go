@@ -18,11 +18,10 @@ import (
 // handshake and then its first request, or the header and the body of a
 // frame over 16 KiB — has its second write held back by Nagle's algorithm
 // until our ACK of the first arrives, and a delayed ACK stalls the exchange
-// for ~40 ms. ServerHandshake and ClientHandshake already call SetQuickAck
-// before each of their reads; a server that talks to CPython clients over
-// TCP should also call it on the net.Conn before every ReadFrame after the
-// handshake, because Linux clears the flag again by itself (it is not
-// sticky). It costs one setsockopt.
+// for ~40 ms. Conn sets it where it awaits such a second write: before each
+// read of the handshake, and before ReadFrame waits for the rest of a frame
+// whose header has arrived (Linux clears the flag again by itself, so it is
+// set each time). It costs one setsockopt.
 //
 // On other connection types, and on systems other than Linux, it does
 // nothing and returns nil. Errors are those of setsockopt; they only mean
