@@ -21,8 +21,7 @@ import (
 // is what RLock and Condition ownership is keyed by.
 type srvConn struct {
 	s       *Server
-	nc      net.Conn    // the socket; replaced once by a *threadConn (sockMu)
-	tc      *threadConn // nc when the connection has a thread of its own
+	nc      net.Conn    // the socket: a *threadConn while on a dedicated thread; replaced under sockMu
 	sockMu  sync.Mutex  // guards the replacement of nc against closeSocket
 	rc      *srvNetConn // nc with a pushback buffer; what wc reads from
 	wc      *wire.Conn
@@ -58,6 +57,13 @@ func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
 
 func (c *srvConn) markDead() { c.deadOnce.Do(func() { close(c.dead) }) }
 
+// thread returns the socket when the connection has a dedicated thread,
+// else nil. Only the connection's goroutine may call it.
+func (c *srvConn) thread() *threadConn {
+	tc, _ := c.nc.(*threadConn)
+	return tc
+}
+
 // closeSocket closes the connection's socket (from any goroutine): its
 // goroutine's blocked read or write returns.
 func (c *srvConn) closeSocket() {
@@ -91,7 +97,7 @@ func (c *srvConn) dedicateThread() {
 		return
 	}
 	c.sockMu.Lock()
-	c.nc, c.tc, c.rc.Conn = tc, tc, tc
+	c.nc, c.rc.Conn = tc, tc
 	c.sockMu.Unlock()
 	select {
 	case <-s.done: // stop may have closed the old socket, not this one
@@ -105,14 +111,14 @@ func (c *srvConn) dedicateThread() {
 // budget. If that fails the connection keeps its thread.
 func (c *srvConn) undedicateThread() {
 	s := c.s
-	nc, err := c.tc.toNetpoller()
+	tc := c.thread()
+	nc, err := tc.toNetpoller()
 	if err != nil {
 		s.log.Debug("manager: idle connection keeps its thread", "remote", c.nc.RemoteAddr(), "err", err)
 		return
 	}
-	tc := c.tc
 	c.sockMu.Lock()
-	c.nc, c.tc, c.rc.Conn = nc, nil, nc
+	c.nc, c.rc.Conn = nc, nc
 	c.sockMu.Unlock()
 	tc.release()
 	s.putThread()
@@ -176,8 +182,8 @@ func (c *srvConn) finish() {
 	c.markDead()
 	c.closeSocket()
 	s := c.s
-	if c.tc != nil {
-		c.tc.release()
+	if tc := c.thread(); tc != nil {
+		tc.release()
 		s.putThread()
 	}
 	for _, st := range c.states {
@@ -232,13 +238,13 @@ func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
 // a call blocks.
 func (c *srvConn) serveObjects() {
 	for {
-		if c.tc == nil && c.polled >= dedicateAfter {
+		if c.thread() == nil && c.polled >= dedicateAfter {
 			c.polled = 0
 			c.dedicateThread()
 		}
 		frame, err := c.wc.ReadFrame()
 		if err != nil {
-			if c.tc != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			if c.thread() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 				// Idle for threadIdle: the frame reader resumes
 				// where it was, on the netpoller.
 				c.undedicateThread()
@@ -247,7 +253,7 @@ func (c *srvConn) serveObjects() {
 			c.logReadErr(err)
 			return
 		}
-		if c.tc == nil {
+		if c.thread() == nil {
 			c.polled++
 		}
 		c.mu.Lock()
@@ -444,8 +450,8 @@ func (c *srvCall) prepare() (stop, dead <-chan struct{}) {
 	conn.mu.Unlock()
 	if !c.watching && conn.rc.pendErr == nil && len(conn.rc.pend) < maxPushback {
 		c.watchNC = conn.nc
-		if conn.tc != nil {
-			w, err := conn.tc.watchConn()
+		if tc := conn.thread(); tc != nil {
+			w, err := tc.watchConn()
 			if err != nil {
 				// Without a watcher a dead peer is noticed when the
 				// call ends; interrupts and server stops still work.
@@ -504,8 +510,8 @@ func (c *srvCall) finish() {
 	conn.mu.Unlock()
 	c.watchNC.SetReadDeadline(time.Unix(1, 0))
 	<-c.watchEnd
-	if conn.tc != nil {
-		conn.tc.unwatch(c.watchNC)
+	if tc := conn.thread(); tc != nil {
+		tc.unwatch(c.watchNC)
 	} else {
 		c.watchNC.SetReadDeadline(time.Time{})
 	}
