@@ -111,8 +111,10 @@
 //     container lingers for a while so the client receiving it can incref.
 //     A proxy to an object of another manager, stored here, holds a
 //     reference on that manager, as in CPython (taken before the reply,
-//     given back when the last stored copy goes, after the same linger);
-//     if that manager cannot be reached the value is stored all the same.
+//     given back when the last stored copy goes, after the same linger),
+//     but only on the managers ServerConfig.Foreign allows, with a key
+//     that is not the server's own; by default the server dials no one.
+//     If that manager cannot be reached the value is stored all the same.
 //     See PROTOCOL.md §11.1.
 //   - Callables cannot run: Pool, Barrier(action=...) and list.sort(key=...)
 //     are refused with a clear error. Condition(lock) accepts only a proxy

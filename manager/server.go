@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -46,6 +45,14 @@ type ServerConfig struct {
 	// the server.
 	Expose []ExposedObject
 
+	// Foreign lets the server take references on other managers, for the
+	// proxies to their objects that clients store here (PROTOCOL.md §11.1).
+	// Nil, the default, takes none and never dials out: such a proxy is
+	// stored as a value, and the client that reads it back takes its own
+	// reference on the other manager as usual, but the stored copy does not
+	// keep the object alive.
+	Foreign *ForeignConfig
+
 	// DedicatedThreads is how many object connections at most are served
 	// the way CPython's server serves them: by a blocking read on an OS
 	// thread of their own. For request/reply clients such as CPython's
@@ -81,6 +88,28 @@ type ExposedObject struct {
 	// Args are the constructor arguments, as for create (e.g. a maxsize
 	// for a Queue, the typecode and value of a Value). May be empty.
 	Args []pickle.Value
+}
+
+// ForeignConfig is ServerConfig.Foreign: which other managers the server
+// may connect to, and with which key.
+//
+// The key must differ from the server's own. A server that answered other
+// managers' challenges with its own key would let any party that can make
+// it dial (any client storing a proxy whose token names the party's
+// address) relay a challenge of this server to it and log in without
+// knowing the key. CPython's server is safe in the same way only when its
+// authkey differs from its process's authkey, which it uses for other
+// managers.
+type ForeignConfig struct {
+	// Authkey is the key the server authenticates with to the managers of
+	// Allow (CPython's process authkey, in a Python deployment). Required,
+	// and different from ServerConfig.Authkey.
+	Authkey []byte
+
+	// Allow lists the managers the server may connect to: a stored proxy
+	// whose token names any other address takes no reference, so no client
+	// can make the server dial an address of its choosing. Required.
+	Allow []Address
 }
 
 // Server is a manager server that speaks CPython's multiprocessing.managers
@@ -168,7 +197,9 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.table.init(s)
-	s.foreign.init(s)
+	if err := s.foreign.init(s, cfg.Foreign); err != nil {
+		return nil, err
+	}
 	for _, x := range cfg.Expose {
 		if x.Name == "" {
 			return nil, errors.New("manager: ExposedObject with an empty Name")
@@ -348,32 +379,4 @@ func listenerAddress(ln net.Listener) (Address, error) {
 	// Other listeners (in-memory pipes in tests) still work; tokens then
 	// carry the listener's own string.
 	return Address{Network: ln.Addr().Network(), Addr: ln.Addr().String()}, nil
-}
-
-// Listen opens a listener for a, ready for Serve: TCP as given, or a Unix
-// socket created with mode 0600 (only the owner may connect; a stale
-// socket file left by a dead server is removed first).
-func Listen(a Address) (net.Listener, error) {
-	switch a.Network {
-	case "tcp":
-		return net.Listen("tcp", a.Addr)
-	case "unix":
-		if fi, err := os.Lstat(a.Addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			if c, err := net.DialTimeout("unix", a.Addr, time.Second); err == nil {
-				c.Close()
-				return nil, fmt.Errorf("manager: listen %s: a server is already listening there", a.Addr)
-			}
-			os.Remove(a.Addr)
-		}
-		ln, err := net.Listen("unix", a.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("manager: listen: %w", err)
-		}
-		if err := os.Chmod(a.Addr, 0o600); err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("manager: listen: %w", err)
-		}
-		return ln, nil
-	}
-	return nil, fmt.Errorf("manager: listen: unknown network %q", a.Network)
 }

@@ -1,7 +1,10 @@
 package manager
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -13,11 +16,12 @@ import (
 // A client may store a proxy to an object of another manager (server B) in
 // one of our objects: d = M.dict(); d['q'] = m2.Queue(). CPython's server
 // unpickles such a value into a real proxy, whose constructor increfs the
-// object on B over a new connection (authenticated with the server's own
-// key) and whose finalizer decrefs it when the value is dropped; so B keeps
-// the object alive although the client dropped its own proxy. procshare's
-// objects keep values pickled, so the server takes the same reference
-// itself:
+// object on B over a new connection (authenticated with the process's
+// authkey) and whose finalizer decrefs it when the value is dropped; so B
+// keeps the object alive although the client dropped its own proxy.
+// procshare's objects keep values pickled, so the server takes the same
+// reference itself, but only on the managers ServerConfig.Foreign allows,
+// with its key (never the server's own: see ForeignConfig):
 //
 //   - Before a request's method runs, objectCall (and create) pin every
 //     foreign proxy found in the arguments: the first pin of a token queues
@@ -50,9 +54,11 @@ import (
 // (best effort, within foreignCloseTimeout), queued increfs are dropped,
 // and the goroutines end; Close waits for them.
 type foreignRefs struct {
-	s    *Server
-	life context.Context    // cancelled foreignCloseTimeout after the server stops
-	kill context.CancelFunc // cancels life
+	s     *Server
+	key   []byte             // ForeignConfig.Authkey; nil: no foreign references
+	allow map[Address]bool   // ForeignConfig.Allow, as tokens spell addresses
+	life  context.Context    // cancelled foreignCloseTimeout after the server stops
+	kill  context.CancelFunc // cancels life
 
 	mu       sync.Mutex
 	refs     map[foreignKey]*foreignRef
@@ -100,18 +106,45 @@ type foreignOp struct {
 	done   chan struct{} // increfs: closed when it has run (or was dropped)
 }
 
-func (f *foreignRefs) init(s *Server) {
+func (f *foreignRefs) init(s *Server, cfg *ForeignConfig) error {
 	f.s = s
+	if cfg != nil {
+		if len(cfg.Authkey) == 0 {
+			return errors.New("manager: ForeignConfig.Authkey is required")
+		}
+		if bytes.Equal(cfg.Authkey, s.authkey) {
+			return errors.New("manager: ForeignConfig.Authkey must differ from the server's Authkey (a server that proves its own key to other managers lets them log in to it; PROTOCOL.md §11.1)")
+		}
+		if len(cfg.Allow) == 0 {
+			return errors.New("manager: ForeignConfig.Allow lists no manager")
+		}
+		f.key = append([]byte(nil), cfg.Authkey...)
+		f.allow = make(map[Address]bool, len(cfg.Allow))
+		for _, a := range cfg.Allow {
+			if a.Network != "tcp" && a.Network != "unix" {
+				return fmt.Errorf("manager: ForeignConfig.Allow: address %q has unknown network %q", a.Addr, a.Network)
+			}
+			f.allow[tokenSpelling(a)] = true
+		}
+	}
 	f.life, f.kill = context.WithCancel(context.Background())
 	f.refs = make(map[foreignKey]*foreignRef)
 	f.queues = make(map[Address][]foreignOp)
+	return nil
 }
+
+// allowed reports whether the server takes references on the manager at a.
+// Safe from any goroutine: allow is read-only after init.
+func (f *foreignRefs) allowed(a Address) bool { return f.allow[a] }
 
 // pin takes a use of every foreign proxy in args and kw, for the duration
 // of a call, and waits until the references on their servers have been
 // requested and answered (or foreignTimeout passed). It returns the pinned
 // keys, for unpin. No lock may be held: it blocks on the network.
 func (f *foreignRefs) pin(args pickle.Tuple, kw *pickle.Dict) []foreignKey {
+	if f.allow == nil {
+		return nil
+	}
 	// The common case, scalar arguments, must stay free of allocations.
 	scalar := kw == nil || kw.Len() == 0
 	for _, a := range args {
@@ -131,6 +164,11 @@ func (f *foreignRefs) pinWalk(args pickle.Tuple, kw *pickle.Dict) []foreignKey {
 	var keys []foreignKey
 	collect := func(tok Token) {
 		if f.s.isLocal(tok.Address) {
+			return
+		}
+		if !f.allowed(tok.Address) {
+			f.s.log.Debug("manager: no reference taken on a manager outside ForeignConfig.Allow",
+				"address", tok.Address.String(), "id", tok.ID)
 			return
 		}
 		k := foreignKey{tok.Address, tok.ID}
@@ -190,6 +228,9 @@ func (f *foreignRefs) unpin(keys []foreignKey) {
 // hold counts a stored copy of a foreign proxy (srvTable.hold; object locks
 // may be held).
 func (f *foreignRefs) hold(tok Token) {
+	if !f.allowed(tok.Address) {
+		return
+	}
 	f.mu.Lock()
 	f.useLocked(foreignKey{tok.Address, tok.ID})
 	f.mu.Unlock()
@@ -199,6 +240,9 @@ func (f *foreignRefs) hold(tok Token) {
 // held). The last copy's reference is given back after lingerDelay if
 // linger is set, else at once.
 func (f *foreignRefs) release(tok Token, linger bool) {
+	if !f.allowed(tok.Address) {
+		return
+	}
 	f.mu.Lock()
 	f.unuseLocked(foreignKey{tok.Address, tok.ID}, linger)
 	f.mu.Unlock()
@@ -359,7 +403,7 @@ func (f *foreignRefs) call(op foreignOp) error {
 	}
 	ctx, cancel := context.WithTimeout(f.life, foreignTimeout)
 	defer cancel()
-	_, err := managerCall(ctx, op.key.addr, f.s.authkey, 0, method, pickle.Tuple{op.key.id}, nil)
+	_, err := managerCall(ctx, op.key.addr, f.key, 0, method, pickle.Tuple{op.key.id}, nil)
 	if err != nil {
 		if op.incref {
 			f.s.log.Warn("manager: cannot take a reference on another manager for a stored proxy",
@@ -413,12 +457,19 @@ func (s *Server) isLocal(a Address) bool {
 	return false
 }
 
+// tokenSpelling returns a as a token that names it carries it, so that
+// addresses compare equal to tokens' (a TCP host:port is rebuilt from its
+// (host, port) pair).
+func tokenSpelling(a Address) Address {
+	if t, err := addressFromValue(a.pickleValue()); err == nil {
+		return t
+	}
+	return a
+}
+
 // addOwnLocked records a listener address for isLocal. s.mu is held.
 func (s *Server) addOwnLocked(a Address) {
-	tokAddr, err := addressFromValue(a.pickleValue())
-	if err != nil {
-		tokAddr = a
-	}
+	tokAddr := tokenSpelling(a)
 	var next ownAddrs
 	if p := s.own.Load(); p != nil {
 		next = append(next, *p...)

@@ -1,8 +1,10 @@
 package manager_test
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,21 @@ import (
 
 // These tests run two servers, A and B, on Unix sockets: clients store
 // proxies to B's objects in A's objects (FINDINGS.md F4).
+
+// stForeignKey is B's key, which A's ForeignConfig holds: never A's own.
+var stForeignKey = []byte("server-test-foreign-key")
+
+// startForeignPair starts B, then A allowed to take references on B (and
+// on the extra addresses).
+func startForeignPair(t *testing.T, extra ...manager.Address) (a, b *stServer) {
+	t.Helper()
+	b = startStServer(t, "unix", &manager.ServerConfig{Authkey: stForeignKey})
+	allow := append([]manager.Address{{Network: "unix", Addr: b.addr}}, extra...)
+	a = startStServer(t, "unix", &manager.ServerConfig{
+		Foreign: &manager.ForeignConfig{Authkey: stForeignKey, Allow: allow},
+	})
+	return a, b
+}
 
 // waitObjects polls number_of_objects until it is want, failing the test
 // after a generous deadline.
@@ -47,8 +64,7 @@ func psInfo(t *testing.T, ts *stServer, id string) (refcount, held int64) {
 
 func TestServerForeignProxyKeepsObjectAlive(t *testing.T) {
 	defer manager.SetLingerDelayForTest(20 * time.Millisecond)()
-	a := startStServer(t, "unix", nil)
-	b := startStServer(t, "unix", nil)
+	a, b := startForeignPair(t)
 	oa, ob := a.stObj(), b.stObj()
 
 	q, _ := b.create("Queue")
@@ -90,8 +106,7 @@ func TestServerForeignProxyKeepsObjectAlive(t *testing.T) {
 }
 
 func TestServerForeignProxyInCreateArgs(t *testing.T) {
-	a := startStServer(t, "unix", nil)
-	b := startStServer(t, "unix", nil)
+	a, b := startForeignPair(t)
 	l, _ := b.create("list", pyList("theirs"))
 	pl := b.proxyValue("ListProxy", "list", l)
 	outer, _ := a.create("list", pyList(pl))
@@ -106,8 +121,7 @@ func TestServerForeignProxyInCreateArgs(t *testing.T) {
 }
 
 func TestServerForeignProxyGivenBackOnClose(t *testing.T) {
-	a := startStServer(t, "unix", nil)
-	b := startStServer(t, "unix", nil)
+	a, b := startForeignPair(t)
 	q, _ := b.create("Queue")
 	d, _ := a.create("dict")
 	a.stObj().must(d, "__setitem__", "q", b.proxyValue("AutoProxy", "Queue", q))
@@ -120,8 +134,7 @@ func TestServerForeignProxyGivenBackOnClose(t *testing.T) {
 // TestServerForeignProxySameID: a proxy to another manager whose id equals
 // one of A's own ids does not count as a reference to A's object.
 func TestServerForeignProxySameID(t *testing.T) {
-	a := startStServer(t, "unix", nil)
-	b := startStServer(t, "unix", nil)
+	a, b := startForeignPair(t)
 	oa := a.stObj()
 	mine, _ := a.create("list", pyList("mine"))
 	d, _ := a.create("dict")
@@ -155,7 +168,6 @@ func TestServerForeignProxySameID(t *testing.T) {
 // like any value, and does not hold up the call for long.
 func TestServerForeignProxyUnreachable(t *testing.T) {
 	defer manager.SetLingerDelayForTest(20 * time.Millisecond)()
-	a := startStServer(t, "unix", nil)
 	other := startStServer(t, "unix", &manager.ServerConfig{Authkey: []byte("another key")})
 	dir, err := os.MkdirTemp("", "psf")
 	if err != nil {
@@ -163,6 +175,10 @@ func TestServerForeignProxyUnreachable(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	notThere := filepath.Join(dir, "none.sock")
+	a, _ := startForeignPair(t,
+		manager.Address{Network: "unix", Addr: notThere},
+		manager.Address{Network: "tcp", Addr: "127.0.0.1:1"},
+		manager.Address{Network: "unix", Addr: other.addr})
 	oa := a.stObj()
 	d, _ := a.create("dict")
 	for _, p := range []pickle.Value{
@@ -177,4 +193,102 @@ func TestServerForeignProxyUnreachable(t *testing.T) {
 	// The server still serves, and closes promptly.
 	pyEq(t, a.mustServer("number_of_objects"), int64(1))
 	a.srv.Close()
+}
+
+// listenSilent opens a Unix listener that counts the connections made to it
+// without answering them.
+func listenSilent(t *testing.T) (path string, dialed func() bool) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "psf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path = filepath.Join(dir, "trap.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return path, func() bool {
+		// A connection the server made is in the backlog already: the
+		// server dials before it replies to the call that named the
+		// address. An accept that finds none at once means none was made.
+		ln.(*net.UnixListener).SetDeadline(time.Now())
+		c, err := ln.Accept()
+		if err == nil {
+			c.Close()
+			return true
+		}
+		return false
+	}
+}
+
+// TestServerForeignOffByDefault: without ServerConfig.Foreign the server
+// dials no address a stored proxy names (it would otherwise prove
+// knowledge of a key to whoever listens there), and such a proxy is stored
+// and read back as a value.
+func TestServerForeignOffByDefault(t *testing.T) {
+	a := startStServer(t, "unix", nil)
+	b := startStServer(t, "unix", nil)
+	trap, dialed := listenSilent(t)
+	oa := a.stObj()
+	d, _ := a.create("dict")
+	pt := proxyValue(trap, "AutoProxy", "Queue", "7f0000000010")
+	oa.must(d, "__setitem__", "trap", pt)
+	pyEq(t, oa.must(d, "__getitem__", "trap"), pt)
+	if dialed() {
+		t.Fatal("the server dialed the address of a stored proxy although ServerConfig.Foreign is nil")
+	}
+	// A proxy to a real manager takes no reference on it either.
+	q, _ := b.create("Queue")
+	oa.must(d, "__setitem__", "q", b.proxyValue("AutoProxy", "Queue", q))
+	b.mustServer("decref", q)
+	pyEq(t, b.mustServer("number_of_objects"), int64(0))
+}
+
+// TestServerForeignAllowList: a proxy naming a manager outside
+// ForeignConfig.Allow is never dialed, so a client cannot use the server to
+// probe addresses.
+func TestServerForeignAllowList(t *testing.T) {
+	a, b := startForeignPair(t)
+	trap, dialed := listenSilent(t)
+	oa := a.stObj()
+	d, _ := a.create("dict")
+	for _, p := range []pickle.Value{
+		proxyValue(trap, "AutoProxy", "Queue", "7f0000000010"),
+		proxyValue(pickle.Tuple{"127.0.0.1", int64(1)}, "AutoProxy", "Queue", "7f0000000010"),
+	} {
+		oa.must(d, "__setitem__", "k", p)
+		pyEq(t, oa.must(d, "get", "k"), p)
+	}
+	if dialed() {
+		t.Fatal("the server dialed an address outside ForeignConfig.Allow")
+	}
+	// The allowed manager is still referenced.
+	q, _ := b.create("Queue")
+	oa.must(d, "__setitem__", "q", b.proxyValue("AutoProxy", "Queue", q))
+	b.mustServer("decref", q)
+	pyEq(t, b.mustServer("number_of_objects"), int64(1))
+}
+
+func TestServerForeignConfigRefused(t *testing.T) {
+	allow := []manager.Address{{Network: "unix", Addr: "/tmp/b.sock"}}
+	for _, tc := range []struct {
+		name string
+		cfg  manager.ForeignConfig
+		want string
+	}{
+		{"own key", manager.ForeignConfig{Authkey: stKey, Allow: allow}, "must differ"},
+		{"no key", manager.ForeignConfig{Allow: allow}, "Authkey is required"},
+		{"no address", manager.ForeignConfig{Authkey: stForeignKey}, "lists no manager"},
+		{"bad network", manager.ForeignConfig{Authkey: stForeignKey, Allow: []manager.Address{{Network: "udp", Addr: "x"}}}, "unknown network"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := manager.NewServer(&manager.ServerConfig{Authkey: stKey, Foreign: &tc.cfg})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewServer: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -73,6 +73,7 @@ type stServer struct {
 	srv  *manager.Server
 	dial func() (net.Conn, error)
 	addr string // the listener's address as ParseAddress reads it ("" for pipes)
+	key  []byte // the server's authkey
 	errc chan error
 }
 
@@ -92,7 +93,7 @@ func startStServer(t testing.TB, transport string, cfg *manager.ServerConfig) *s
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &stServer{t: t, srv: srv, errc: make(chan error, 1)}
+	ts := &stServer{t: t, srv: srv, key: cfg.Authkey, errc: make(chan error, 1)}
 	var ln net.Listener
 	switch transport {
 	case "pipe":
@@ -191,7 +192,7 @@ type stConn struct {
 
 func (ts *stServer) conn() *stConn {
 	ts.t.Helper()
-	return ts.connKey(stKey)
+	return ts.connKey(ts.key)
 }
 
 func (ts *stServer) connKey(key []byte) *stConn {

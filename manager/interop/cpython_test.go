@@ -26,7 +26,7 @@ func TestSuiteAgainstCPython(t *testing.T) {
 			t.Run("unix", func(t *testing.T) {
 				addr, _ := interop.StartCPythonServer(t, py, interop.SocketPath(t), key)
 				addr2, _ := interop.StartCPythonServer(t, py, interop.SocketPath(t), key)
-				runSuite(t, py, addr, addr2, key, "cpython")
+				runSuite(t, py, addr, addr2, key, key, "cpython")
 			})
 			t.Run("tcp", func(t *testing.T) {
 				if testing.Short() {
@@ -34,7 +34,7 @@ func TestSuiteAgainstCPython(t *testing.T) {
 				}
 				addr, _ := interop.StartCPythonServer(t, py, "127.0.0.1:0", key)
 				addr2, _ := interop.StartCPythonServer(t, py, "127.0.0.1:0", key)
-				runSuite(t, py, addr, addr2, key, "cpython")
+				runSuite(t, py, addr, addr2, key, key, "cpython")
 			})
 		})
 	}

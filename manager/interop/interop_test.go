@@ -39,11 +39,20 @@ func TestSuite(t *testing.T) {
 					if testing.Short() && !run.short {
 						t.Skip("-short: TCP runs with the oldest and newest interpreters, the netpoller run with the newest")
 					}
-					key := interop.NewAuthkey(t)
-					cfg := &manager.ServerConfig{Authkey: key, DedicatedThreads: run.threads}
-					addr := interop.StartServer(t, run.network, cfg)
-					addr2 := interop.StartServer(t, run.network, cfg)
-					runSuite(t, py, addr, addr2, key, "procshare")
+					// The second server has a key of its own, which the
+					// first holds for the references it takes there.
+					key, key2 := interop.NewAuthkey(t), interop.NewAuthkey(t)
+					addr2 := interop.StartServer(t, run.network, &manager.ServerConfig{Authkey: key2, DedicatedThreads: run.threads})
+					b, err := manager.ParseAddress(addr2)
+					if err != nil {
+						t.Fatal(err)
+					}
+					addr := interop.StartServer(t, run.network, &manager.ServerConfig{
+						Authkey:          key,
+						DedicatedThreads: run.threads,
+						Foreign:          &manager.ForeignConfig{Authkey: key2, Allow: []manager.Address{b}},
+					})
+					runSuite(t, py, addr, addr2, key, key2, "procshare")
 				})
 			}
 		})
@@ -70,7 +79,7 @@ func TestNumpyArray(t *testing.T) {
 	py := pyenv.Interpreter{Version: fields[1], Minor: minor, Path: systemPython}
 	key := interop.NewAuthkey(t)
 	addr := interop.StartServer(t, "unix", &manager.ServerConfig{Authkey: key})
-	for _, r := range runSuite(t, py, addr, "", key, "procshare", "-k", "test_numpy_array") {
+	for _, r := range runSuite(t, py, addr, "", key, nil, "procshare", "-k", "test_numpy_array") {
 		if r.Status == "skip" {
 			t.Errorf("%s skipped although %s imports numpy: %s", r.Test, systemPython, r.Detail)
 		}

@@ -14,19 +14,20 @@ import (
 const suiteTimeout = 4 * time.Minute
 
 // runSuite runs interop_suite.py with py against the server at address
-// (and address2, a second server of the same kind and key, for the
-// cross-server tests; "" skips them) and reports each Python test as a
-// subtest of t. kind is "procshare" or
+// (and address2, a second server of the same kind with the key authkey2,
+// for the cross-server tests; "" skips them) and reports each Python test
+// as a subtest of t. kind is "procshare" or
 // "cpython" (whose server this is: the suite checks the procshare
 // extensions only against ours).
 //
 // args are passed to the suite (e.g. "-k", "TestValues").
-func runSuite(t *testing.T, py pyenv.Interpreter, address, address2 string, authkey []byte, kind string, args ...string) []interop.Result {
+func runSuite(t *testing.T, py pyenv.Interpreter, address, address2 string, authkey, authkey2 []byte, kind string, args ...string) []interop.Result {
 	t.Helper()
 	out := interop.RunScript(t, py, suiteTimeout, []string{
 		"PS_ADDRESS=" + address,
 		"PS_ADDRESS2=" + address2,
 		"PS_AUTHKEY=" + hex.EncodeToString(authkey),
+		"PS_AUTHKEY2=" + hex.EncodeToString(authkey2),
 		"PS_SERVER=" + kind,
 	}, interop.Testdata("interop_suite.py"), args...)
 	failed := 0

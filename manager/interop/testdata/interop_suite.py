@@ -56,6 +56,8 @@ ADDRESS = parse_address(os.environ.get('PS_ADDRESS', ''))
 # A second, independent server of the same kind and key (optional).
 ADDRESS2 = parse_address(os.environ.get('PS_ADDRESS2', ''))
 AUTHKEY = bytes.fromhex(os.environ.get('PS_AUTHKEY', ''))
+# the second server's key (PS_AUTHKEY2; default: the same as the first's)
+AUTHKEY2 = bytes.fromhex(os.environ.get('PS_AUTHKEY2', '')) or AUTHKEY
 SERVER = os.environ.get('PS_SERVER', 'procshare')
 PROCSHARE = SERVER == 'procshare'
 
@@ -1477,8 +1479,16 @@ class TestTwoServers(Base):
     def setUp(self):
         if not ADDRESS2:
             self.skipTest('PS_ADDRESS2 not set: no second server')
-        self.m2 = Client(address=ADDRESS2, authkey=AUTHKEY)
+        self.m2 = Client(address=ADDRESS2, authkey=AUTHKEY2)
         self.m2.connect()
+        # A proxy read back from M is rebuilt with the process's authkey:
+        # in a safe deployment that is the second server's key, and M's own
+        # key differs from it (procshare's server refuses to take
+        # references on other managers with its own key).
+        proc = multiprocessing.current_process()
+        saved = proc.authkey
+        proc.authkey = AUTHKEY2
+        self.addCleanup(setattr, proc, 'authkey', saved)
 
     def test_foreign_proxy_in_container(self):
         # Create objects on both servers so their ids overlap if the two
@@ -1500,7 +1510,8 @@ class TestTwoServers(Base):
         # CPython's server increfs a foreign proxy it unpickles (over a new
         # connection to the other server, with its own process authkey), so
         # the stored reference keeps the object alive; procshare's takes the
-        # same reference before it replies (manager/conformance/FINDINGS.md F4).
+        # same reference before it replies, with its ForeignConfig key
+        # (manager/conformance/FINDINGS.md F4).
         d = M.dict()
         d['q'] = self.m2.Queue()  # the only client-side proxy is dropped
         gc.collect()
