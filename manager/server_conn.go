@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +28,8 @@ type srvConn struct {
 	rc      *srvNetConn // nc with a pushback buffer; what wc reads from
 	wc      *wire.Conn
 	addrVal pickle.Value // this listener's address, as tokens carry it
-	id      string       // object connection id (ps_interrupt), "" before accept_connection
+	id      string       // object connection id, a secret that ps_interrupt takes; "" before accept_connection
+	label   string       // the id's public part ("c12"), for logs
 	polled  int          // requests served in the netpoller since the last try for a thread
 	name    string       // the client's process|thread name
 
@@ -212,7 +215,9 @@ func (c *srvConn) writeNow(r srvReply) error {
 
 // acceptConnection handles (None, 'accept_connection', (name,), kwds): it
 // switches the connection to object calls. With the keyword ps=True the
-// reply carries the connection id for ps_interrupt.
+// reply carries the connection id for ps_interrupt: its label followed by
+// 128 random bits, so that only the client that owns the connection (the
+// one that read the reply) can interrupt its calls.
 func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
 	var out [2]pickle.Value
 	p := srvParams{fn: "accept_connection", names: []string{"name", "ps"}, nreq: 1}
@@ -221,9 +226,12 @@ func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
 	}
 	c.name = pickle.Str(out[0])
 	s := c.s
+	var secret [16]byte
+	rand.Read(secret[:])
 	s.mu.Lock()
 	s.nextConn++
-	c.id = "c" + strconv.FormatUint(s.nextConn, 10)
+	c.label = "c" + strconv.FormatUint(s.nextConn, 10)
+	c.id = c.label + "-" + hex.EncodeToString(secret[:])
 	s.byID[c.id] = c
 	s.mu.Unlock()
 	if pickle.Truth(out[1]) {
@@ -575,4 +583,4 @@ func (s *Server) interruptConn(id string, seq uint64) (bool, error) {
 	return false, nil
 }
 
-func (c *srvConn) String() string { return fmt.Sprintf("conn %s (%s)", c.id, c.name) }
+func (c *srvConn) String() string { return fmt.Sprintf("conn %s (%s)", c.label, c.name) }

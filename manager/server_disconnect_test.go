@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -288,6 +289,45 @@ func TestServerInterrupt(t *testing.T) {
 		kind, v = ts.server("ps_interrupt", "nosuchconn")
 		stWantTB(t, kind, v, "KeyError")
 	})
+}
+
+// TestServerInterruptNeedsSecret: a client cannot interrupt another
+// client's call by guessing its connection id: the id accept_connection
+// returns carries 128 random bits, and only the exact id interrupts.
+func TestServerInterruptNeedsSecret(t *testing.T) {
+	ts := startStServer(t, "unix", nil)
+	q, _ := ts.create("Queue")
+	o, cid := ts.stObjPS()
+	label, secret, ok := strings.Cut(cid, "-")
+	if !ok || !strings.HasPrefix(label, "c") || len(secret) != 32 {
+		t.Fatalf("connection id %q: want cN-<32 hex digits>", cid)
+	}
+	_, cid2 := ts.stObjPS()
+	if _, secret2, _ := strings.Cut(cid2, "-"); secret2 == secret {
+		t.Fatal("two connections got the same secret")
+	}
+	o.send(q, "get", nil, nil) // call 1 blocks
+	// Another client guesses: every label, with and without a suffix.
+	for i := 0; i < 20; i++ {
+		for _, guess := range []string{
+			"c" + strconv.Itoa(i), "c" + strconv.Itoa(i) + "-", label + "-" + strings.Repeat("0", 32), label,
+		} {
+			kind, v := ts.server("ps_interrupt", guess, int64(1))
+			stWantTB(t, kind, v, "KeyError")
+		}
+	}
+	// The get is still waiting: it takes the item put now.
+	ts.stObj().must(q, "put", "item")
+	kind, v := o.recv()
+	if kind != "#RETURN" {
+		t.Fatalf("the get was stopped: %s %s", kind, pickle.Repr(v))
+	}
+	pyEq(t, v, "item")
+	// The owner can interrupt.
+	o.send(q, "get", nil, nil) // call 2
+	pyEq(t, ts.mustServer("ps_interrupt", cid, int64(2)), true)
+	kind, v = o.recv()
+	stWantExc(t, kind, v, "InterruptedError", "procshare: call interrupted")
 }
 
 // TestServerUndoOnFailedReply: items taken by gets whose replies could not
