@@ -47,7 +47,7 @@ trap cleanup EXIT
 
 go build -o "$tmp/procshare" ./cmd/procshare
 gcc -O2 -pthread -o "$tmp/echo_floor" "$here/echo_floor.c"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/key"
+(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/key")
 
 # wait_line FILE PATTERN: waits until FILE has a line matching PATTERN
 wait_line() {

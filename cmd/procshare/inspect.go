@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,7 +26,7 @@ func init() {
 	})
 }
 
-const inspectUsage = `usage: procshare inspect --address ADDRESS --authkey-file FILE
+const inspectUsage = `usage: procshare inspect [--address ADDRESS] [--authkey-file FILE]
 
 Lists the shared objects of a running manager: id, typeid, client
 references (refcount), references from values stored in other objects
@@ -47,18 +46,14 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		fs.PrintDefaults()
 	}
 	address := fs.String("address", "127.0.0.1:50000", "the manager's `host:port` or Unix socket path")
-	keyFile := fs.String("authkey-file", "", "file holding the authkey (required)")
+	keyFile := fs.String("authkey-file", "", "`file` holding the authkey, mode 0600 (default: $"+authkeyEnv+", else the default key file of serve)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *keyFile == "" {
-		fs.Usage()
-		return errors.New("--authkey-file is required")
-	}
-	key, err := os.ReadFile(*keyFile)
+	key, err := clientAuthkey(*keyFile)
 	if err != nil {
 		return err
 	}

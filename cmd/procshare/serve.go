@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,9 +47,17 @@ Python 3.8-3.13 clients connect with SyncManager(address, authkey).connect()
 (or a BaseManager subclass), Go clients with manager.Dial. SIGINT or
 SIGTERM, or a client's shutdown request, stops it gracefully.
 
-The authkey is mandatory. Without --authkey-file, 32 random bytes are
-written to a new file (mode 0600) whose path is printed; give that file to
-the clients. The key is the file's bytes exactly (no newline is stripped).
+The authkey is mandatory. It is the bytes of --authkey-file exactly (no
+newline is stripped), or of the file $PROCSHARE_AUTHKEY_FILE names, or of
+the default key file, ~/.config/procshare/authkey, which serve creates with
+32 random bytes the first time; the path is printed. A key file that its
+group or others can access is refused (chmod 600 it).
+
+A client may store in an object a proxy to another manager's object.
+Like CPython's server, procshare's can then hold a reference on that
+manager, so that the object lives as long as the stored copy: only on the
+managers --foreign-allow lists, with the key of --foreign-authkey-file,
+never with its own (PROTOCOL.md 11.1). By default it dials no one.
 
 On startup it prints "procshare: serving on ADDRESS" on stderr (and writes
 ADDRESS to --addr-file), so scripts can use port 0.
@@ -78,6 +85,28 @@ func (e *exposeFlag) Set(s string) error {
 	return nil
 }
 
+// addressList collects --foreign-allow addresses.
+type addressList []manager.Address
+
+func (l *addressList) String() string {
+	var parts []string
+	for _, a := range *l {
+		parts = append(parts, a.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *addressList) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		a, err := manager.ParseAddress(strings.TrimSpace(part))
+		if err != nil {
+			return err
+		}
+		*l = append(*l, a)
+	}
+	return nil
+}
+
 // serveCommand runs "procshare serve" until ctx is cancelled or a client
 // sends shutdown. Messages go to stderr.
 func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
@@ -88,13 +117,16 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	address := fs.String("address", "127.0.0.1:50000", "`host:port` for TCP, or a Unix socket path (created with mode 0600)")
-	keyFile := fs.String("authkey-file", "", "file holding the authkey (default: generate one)")
+	keyFile := fs.String("authkey-file", "", "`file` holding the authkey, mode 0600 (default: $"+authkeyEnv+", else the default key file, created on first use)")
 	addrFile := fs.String("addr-file", "", "write the listening address to this `file` once serving")
 	release := fs.Bool("release-on-disconnect", false, "release Lock/Semaphore acquisitions of clients whose connection dies")
 	threads := fs.Int("threads", 0, "object connections served by a blocking read on a thread of their own, the rest by Go's netpoller (0: 128; -1: none)")
 	verbose := fs.Bool("v", false, "log connections, errors and recovered panics to stderr")
 	var expose exposeFlag
 	fs.Var(&expose, "expose", "a named shared object `NAME=TYPEID` (e.g. get_queue=Queue); repeatable")
+	foreignKeyFile := fs.String("foreign-authkey-file", "", "`file` holding the key for other managers' objects stored here (must differ from the server's key); with --foreign-allow")
+	var foreignAllow addressList
+	fs.Var(&foreignAllow, "foreign-allow", "`ADDRESS`es of other managers the server may take references on, comma-separated or repeated (default: none, the server never dials out)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -105,9 +137,20 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	key, err := loadOrCreateAuthkey(*keyFile, stderr)
+	key, err := serveAuthkey(*keyFile, stderr)
 	if err != nil {
 		return err
+	}
+	var foreign *manager.ForeignConfig
+	switch {
+	case *foreignKeyFile != "" && len(foreignAllow) > 0:
+		fkey, err := readAuthkeyFile(*foreignKeyFile)
+		if err != nil {
+			return err
+		}
+		foreign = &manager.ForeignConfig{Authkey: fkey, Allow: foreignAllow}
+	case *foreignKeyFile != "" || len(foreignAllow) > 0:
+		return errors.New("--foreign-authkey-file and --foreign-allow go together")
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -118,6 +161,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		ReleaseOnDisconnect: *release,
 		DedicatedThreads:    *threads,
 		Expose:              expose,
+		Foreign:             foreign,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
@@ -144,36 +188,4 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr, "procshare: server stopped")
 	return err
-}
-
-// loadOrCreateAuthkey reads the key file, or generates 32 random bytes into
-// a new 0600 file and says where.
-func loadOrCreateAuthkey(path string, stderr io.Writer) ([]byte, error) {
-	if path != "" {
-		key, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		if len(key) == 0 {
-			return nil, fmt.Errorf("authkey file %s is empty", path)
-		}
-		return key, nil
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp("", "procshare-authkey-*") // mode 0600
-	if err != nil {
-		return nil, err
-	}
-	if _, err := f.Write(key); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stderr, "procshare: authkey written to %s\n", f.Name())
-	return key, nil
 }

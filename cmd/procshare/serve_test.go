@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,9 +60,11 @@ func shortTempDir(t *testing.T) string {
 }
 
 func TestServeAndInspect(t *testing.T) {
+	t.Setenv(authkeyEnv, "")
 	for _, network := range []string{"unix", "tcp"} {
 		t.Run(network, func(t *testing.T) {
 			dir := shortTempDir(t)
+			t.Setenv("XDG_CONFIG_HOME", dir)
 			address := "127.0.0.1:0"
 			if network == "unix" {
 				address = filepath.Join(dir, "m.sock")
@@ -84,19 +87,19 @@ func TestServeAndInspect(t *testing.T) {
 			if !strings.Contains(stderr.String(), "procshare: serving on "+addr) {
 				t.Fatalf("stderr: %q", stderr.String())
 			}
-			// The generated key file.
-			_, path, ok := strings.Cut(stderr.String(), "authkey written to ")
-			if !ok {
+			// The generated default key file, in the configuration
+			// directory.
+			keyFile := filepath.Join(dir, "procshare", "authkey")
+			if !strings.Contains(stderr.String(), "new authkey written to "+keyFile) {
 				t.Fatalf("no authkey path in %q", stderr.String())
 			}
-			keyFile := strings.TrimSpace(strings.SplitN(path, "\n", 2)[0])
-			defer os.Remove(keyFile)
 			if fi, err := os.Stat(keyFile); err != nil || fi.Size() != 32 || fi.Mode().Perm() != 0o600 {
 				t.Fatalf("key file: %v %v", fi, err)
 			}
 
+			// inspect finds the default key by itself.
 			var out bytes.Buffer
-			if err := inspectCommand(ctx, []string{"--address", addr, "--authkey-file", keyFile}, &out, os.Stderr); err != nil {
+			if err := inspectCommand(ctx, []string{"--address", addr}, &out, os.Stderr); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(out.String(), "get_queue") || !strings.Contains(out.String(), "shared") ||
@@ -136,8 +139,78 @@ func TestServeFlags(t *testing.T) {
 	if err := serveCommand(ctx, []string{"--authkey-file", empty + "x"}, &stderr); err == nil {
 		t.Fatal("missing authkey file accepted")
 	}
+	t.Setenv(authkeyEnv, "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	if err := inspectCommand(ctx, []string{"--address", "x:1"}, &stderr, &stderr); err == nil {
-		t.Fatal("inspect without --authkey-file accepted")
+		t.Fatal("inspect without a key file accepted")
+	}
+}
+
+// TestAuthkeyFiles: where the key comes from, and the key files refused.
+func TestAuthkeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	t.Setenv(authkeyEnv, "")
+	var stderr bytes.Buffer
+
+	// The default file is created once, then reused: a restarted server
+	// keeps its key, and nothing is left in $TMPDIR.
+	k1, err := serveAuthkey("", &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := serveAuthkey("", &stderr)
+	if err != nil || !bytes.Equal(k1, k2) || len(k1) != 32 {
+		t.Fatalf("second start: %x %v, want the first key %x", k2, err, k1)
+	}
+	def := filepath.Join(dir, "config", "procshare", "authkey")
+	if fi, err := os.Stat(filepath.Dir(def)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("key directory: %v %v", fi, err)
+	}
+	if k, err := clientAuthkey(""); err != nil || !bytes.Equal(k, k1) {
+		t.Fatalf("client default key: %x %v", k, err)
+	}
+
+	// $PROCSHARE_AUTHKEY_FILE, then the flag, win over the default.
+	envKey := filepath.Join(dir, "env")
+	os.WriteFile(envKey, []byte("from env"), 0o600)
+	t.Setenv(authkeyEnv, envKey)
+	if k, err := serveAuthkey("", &stderr); err != nil || string(k) != "from env" {
+		t.Fatalf("env key: %q %v", k, err)
+	}
+	flagKey := filepath.Join(dir, "flag")
+	os.WriteFile(flagKey, []byte("from flag"), 0o600)
+	if k, err := serveAuthkey(flagKey, &stderr); err != nil || string(k) != "from flag" {
+		t.Fatalf("flag key: %q %v", k, err)
+	}
+	// A named file that is missing is an error, never created.
+	if _, err := serveAuthkey(filepath.Join(dir, "missing"), &stderr); err == nil {
+		t.Fatal("missing key file accepted")
+	}
+
+	// Refused: readable or writable by others, not a regular file.
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o620} {
+		p := filepath.Join(dir, "open")
+		os.Remove(p)
+		os.WriteFile(p, []byte("secret"), 0o600)
+		os.Chmod(p, mode)
+		_, err := serveAuthkey(p, &stderr)
+		if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Fatalf("key file with mode %04o: %v, want a refusal", mode, err)
+		}
+		if _, err := clientAuthkey(p); err == nil {
+			t.Fatalf("client: key file with mode %04o accepted", mode)
+		}
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := serveAuthkey(fifo, &stderr); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("FIFO key file: %v", err)
+	}
+	if _, err := serveAuthkey(dir, &stderr); err == nil {
+		t.Fatal("a directory accepted as a key file")
 	}
 }
 
