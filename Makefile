@@ -6,14 +6,19 @@ GO ?= go
 
 .PHONY: test check race nofutex bench fuzz
 
-# test is the whole suite: static checks, a darwin build, the race-enabled
+# test is the whole suite: static checks (gofmt, vet, staticcheck), a darwin build, the race-enabled
 # tests (multi-process and CPython interop included), and the lock tests
 # again with the portable (non-futex) implementation.
 test: check race nofutex
 
+# STATICCHECK is honnef.co/go/tools's staticcheck at a pinned version, built
+# from the module proxy by go run.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	GOOS=darwin $(GO) build ./...
 
 race:

@@ -32,9 +32,9 @@ func (f *Func) NumArgs() int { return len(f.params) }
 var (
 	ctxType   = reflect.TypeFor[context.Context]()
 	errorType = reflect.TypeFor[error]()
-	// sharerType and attacherType are the two halves of the structural
-	// contract a shareable argument implements (see the package doc).
-	sharerType   = reflect.TypeFor[sharer]()
+	// attacherType is the half of the structural contract a shareable
+	// argument implements (see the package doc) that a parameter's type
+	// shows: the child attaches through it.
 	attacherType = reflect.TypeFor[attacher]()
 )
 

@@ -63,8 +63,9 @@ func TestSemaphoreBasics(t *testing.T) {
 	if err := s.Init(2, 3); err != nil {
 		t.Fatal(err)
 	}
-	if !s.TryAcquire() || !s.TryAcquire() || s.TryAcquire() {
-		t.Fatal("TryAcquire does not count down 2 units")
+	first, second, third := s.TryAcquire(), s.TryAcquire(), s.TryAcquire()
+	if !first || !second || third {
+		t.Fatalf("TryAcquire three times from 2 units: %v %v %v, want true true false", first, second, third)
 	}
 	s.Release()
 	s.Release()

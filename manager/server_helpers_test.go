@@ -29,7 +29,6 @@ type stPipeListener struct {
 	ch     chan net.Conn
 	done   chan struct{}
 	once   sync.Once
-	closed bool
 }
 
 func newStPipeListener() *stPipeListener {

@@ -131,6 +131,7 @@ func TestServerQueue(t *testing.T) {
 		pyEq(t, o.must(id, "qsize"), int64(2))
 		pyEq(t, o.must(id, "full"), true)
 		kind, v = o.doKw(id, "get", nil, pyKw("timeout", 0.5))
+		pyEq(t, kind, "#RETURN")
 		pyEq(t, v, "a")
 		pyEq(t, o.must(id, "get_nowait"), "b")
 		kind, v = o.do(id, "get", true, 0.01)
@@ -313,6 +314,7 @@ func TestServerCondition(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	o2.send(id, "wait", pickle.Tuple{nil}, nil) // releases the lock: o gets it
 	kind, v = o.recv()
+	pyEq(t, kind, "#RETURN")
 	pyEq(t, v, true)
 	o.must(id, "notify", int64(1))
 	o.must(id, "release")
@@ -504,6 +506,7 @@ func TestServerDict(t *testing.T) {
 	ts.mustServer("decref", it)
 
 	kind, v = o.do(id, "__iter__")
+	pyEq(t, kind, "#RETURN")
 	it = v.(pickle.Tuple)[1].(*pickle.Object).State.(pickle.Tuple)[2].(string)
 	for n := 0; n < 7; n++ {
 		o.must(it, "__next__")

@@ -83,9 +83,3 @@ func (v *Value[T]) AttachFiles(files []*os.File, meta []byte) error {
 	return nil
 }
 
-// isFloat reports whether T is a float type; the compiler folds it per
-// instantiation.
-func isFloat[T Number](z T) bool {
-	z = 1
-	return z/2 != 0
-}
