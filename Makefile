@@ -4,12 +4,13 @@
 
 GO ?= go
 
-.PHONY: test check race nofutex bench fuzz
+.PHONY: test check race nofutex bench fuzz fuzz-short
 
-# test is the whole suite: static checks (gofmt, vet, staticcheck), a darwin build, the race-enabled
-# tests (multi-process and CPython interop included), and the lock tests
-# again with the portable (non-futex) implementation.
-test: check race nofutex
+# test is the whole suite: static checks (gofmt, vet, staticcheck), a
+# darwin build, the race-enabled tests (multi-process and CPython interop
+# included), the lock tests again with the portable (non-futex)
+# implementation, and a short pass of every fuzz target.
+test: check race nofutex fuzz-short
 
 # STATICCHECK is honnef.co/go/tools's staticcheck at a pinned version, built
 # from the module proxy by go run.
@@ -42,6 +43,10 @@ FUZZ_TARGETS = \
 	./manager:FuzzServeConn \
 	./shm:FuzzParseList \
 	./shm:FuzzAttachHeader
+# fuzz-short is the pass make test runs: a few seconds per target.
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
