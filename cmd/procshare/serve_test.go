@@ -144,6 +144,17 @@ func TestServeFlags(t *testing.T) {
 	if err := inspectCommand(ctx, []string{"--address", "x:1"}, &stderr, &stderr); err == nil {
 		t.Fatal("inspect without a key file accepted")
 	}
+
+	// Foreign references: both flags or neither, and never the server's
+	// own key.
+	key := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(key, []byte("k3y"), 0o600)
+	if err := serveCommand(ctx, []string{"--authkey-file", key, "--foreign-allow", "127.0.0.1:1"}, &stderr); err == nil || !strings.Contains(err.Error(), "go together") {
+		t.Fatalf("--foreign-allow alone: %v", err)
+	}
+	if err := serveCommand(ctx, []string{"--authkey-file", key, "--foreign-authkey-file", key, "--foreign-allow", "127.0.0.1:1"}, &stderr); err == nil || !strings.Contains(err.Error(), "must differ") {
+		t.Fatalf("the server's own key for other managers: %v", err)
+	}
 }
 
 // TestAuthkeyFiles: where the key comes from, and the key files refused.
