@@ -1,0 +1,203 @@
+package ipcsync_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/procshare/procshare/ipcsync"
+)
+
+func init() {
+	roles["container-hold"] = roleContainerHold
+}
+
+// roleContainerHold makes the child look like a container's process: in
+// its private mount namespace it mounts a /proc of its own pid namespace
+// (so /proc/1 is itself, as in a container), then plays roleHold.
+func roleContainerHold(ctx context.Context, s *shared, args []int) error {
+	// Private first, so that the new /proc does not propagate to the
+	// parent's mount namespace.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	return roleHold(ctx, s, args)
+}
+
+// spawnNewPIDNS starts a child playing role in a new pid namespace (where
+// its pid is 1 and means another process in ours) and a new mount
+// namespace, or skips the test when this process may not create them.
+func spawnNewPIDNS(t *testing.T, path, role string, args ...int) *child {
+	t.Helper()
+	c := command(path, role, args...)
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
+	if err := c.start(t); err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) {
+			t.Skipf("cannot create pid and mount namespaces here (needs CAP_SYS_ADMIN): %v", err)
+		}
+		t.Fatal(err)
+	}
+	return c
+}
+
+// expectNotTaken checks that Lock and TryLock leave a lock held by a
+// process of another pid namespace alone: the waiter goes through several
+// liveness checks and then gives up with its context's error, never with
+// ErrOwnerDead.
+func expectNotTaken(t *testing.T, s *shared, owner int) {
+	t.Helper()
+	cancel, res := lockAsync(&s.mu)
+	base := ipcsync.LivenessChecks()
+	var early error
+	returned := false
+	waitFor(t, "liveness checks", func() bool {
+		select {
+		case early = <-res:
+			returned = true
+		default:
+		}
+		return returned || ipcsync.LivenessChecks() >= base+5
+	})
+	if returned {
+		cancel()
+		t.Fatalf("Lock on another pid namespace's lock returned %v while it was held, want to keep waiting", early)
+	}
+	if ok, err := s.mu.TryLock(); ok || err != nil {
+		t.Fatalf("TryLock on another pid namespace's lock = %v, %v; want false, nil", ok, err)
+	}
+	cancel()
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock on another pid namespace's lock = %v, want context.Canceled", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.mu.Lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock with a deadline on another pid namespace's lock = %v, want context.DeadlineExceeded", err)
+	}
+	if got := s.mu.Owner(); got != owner {
+		t.Fatalf("owner = %d, want %d (the record was changed)", got, owner)
+	}
+}
+
+// holderRoles are the two ways a holder lives in another pid namespace:
+// with a /proc of its own namespace, as in a container, and with the
+// parent's /proc still mounted (as after a bare unshare --pid --fork), where
+// /proc/PID names the processes of the parent's namespace.
+var holderRoles = []struct{ name, role string }{
+	{"own /proc", "container-hold"},
+	{"inherited /proc", "hold"},
+}
+
+// TestMutexOwnerInOtherPIDNamespace: a child in a new pid namespace (pid
+// 1 there; pid 1 here is another process, with another start time) holds
+// the lock. A waiter here cannot judge it by its pid and must not take the
+// lock; when the child unlocks, the waiter gets it normally.
+func TestMutexOwnerInOtherPIDNamespace(t *testing.T) {
+	t.Parallel()
+	for _, h := range holderRoles {
+		t.Run(h.name, func(t *testing.T) {
+			s, path := newShared(t)
+			holder := spawnNewPIDNS(t, path, h.role)
+			waitFor(t, "holder to lock", func() bool { return s.held.Load() == 1 })
+			owner := s.mu.Owner()
+			if owner == holder.cmd.Process.Pid {
+				t.Fatalf("holder recorded pid %d, its pid in our namespace: not in a new pid namespace", owner)
+			}
+			expectNotTaken(t, s, owner)
+
+			cancel, res := lockAsync(&s.mu)
+			defer cancel()
+			s.stop.Store(1)
+			if err := <-res; err != nil {
+				t.Fatalf("Lock after the holder released = %v", err)
+			}
+			s.mu.Unlock()
+			holder.wait(t)
+		})
+	}
+}
+
+// TestMutexOwnerInOtherPIDNamespaceKilled: the child in a new pid
+// namespace dies (SIGKILL, reaped) holding the lock. A waiter here still
+// cannot judge a pid of that namespace, so it keeps waiting as for a live
+// owner and returns its context's error: only a waiter of the owner's own
+// namespace may declare it dead (see "Linux notes" in the package
+// documentation).
+func TestMutexOwnerInOtherPIDNamespaceKilled(t *testing.T) {
+	t.Parallel()
+	for _, h := range holderRoles {
+		t.Run(h.name, func(t *testing.T) {
+			s, path := newShared(t)
+			holder := spawnNewPIDNS(t, path, h.role)
+			waitFor(t, "holder to lock", func() bool { return s.held.Load() == 1 })
+			owner := s.mu.Owner()
+			if err := holder.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			holder.cmd.Wait()
+			expectNotTaken(t, s, owner)
+		})
+	}
+}
+
+// TestMutexOwnerRecord checks the bytes a Lock writes (see "Memory layout"
+// in the package documentation): the state word with the pid, bit 30 and
+// the start token; the record word with the inode of /proc/self/ns/pid and
+// the odd tag of the identity. Unlock clears the state and leaves the
+// record, which the next owner overwrites.
+func TestMutexOwnerRecord(t *testing.T) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		t.Skipf("no pid namespace file: %v", err)
+	}
+	ns := uint32(st.Ino)
+	if got := ipcsync.PIDNamespace(); got != ns {
+		t.Fatalf("PIDNamespace() = %d, want the inode of /proc/self/ns/pid, %d", got, ns)
+	}
+	tok, _ := ipcsync.StartToken(os.Getpid())
+	buf := make([]uint64, 2)
+	mem := unsafe.Slice((*byte)(unsafe.Pointer(&buf[0])), ipcsync.MutexSize)
+	mu, err := ipcsync.NewMutex(mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mu.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	id := uint64(tok)<<32 | 1<<30 | uint64(os.Getpid())
+	if got := binary.NativeEndian.Uint64(mem[0:8]); got != id {
+		t.Fatalf("state = %#x, want %#x (pid | 1<<30 | token<<32)", got, id)
+	}
+	rec := binary.NativeEndian.Uint64(mem[8:16])
+	if uint32(rec) != ns || rec>>32&1 != 1 || rec != ipcsync.RecordOf(id, ns) {
+		t.Fatalf("record = %#x, want namespace %#x in the low half and an odd tag (%#x)", rec, ns, ipcsync.RecordOf(id, ns))
+	}
+	mu.Unlock()
+	if got := binary.NativeEndian.Uint64(mem[0:8]); got != 0 {
+		t.Fatalf("state after Unlock = %#x", got)
+	}
+	if got := binary.NativeEndian.Uint64(mem[8:16]); got != rec {
+		t.Fatalf("record after Unlock = %#x, want it left as %#x", got, rec)
+	}
+
+	// The tag tells identities apart that differ in any field.
+	seen := map[uint32]uint64{}
+	for _, id := range []uint64{id, id + 1, id ^ 1<<32, id ^ 1<<63, 1<<30 | 1, 1<<30 | 2, 1<<30 | 1<<32 | 1} {
+		tag := uint32(ipcsync.RecordOf(id, ns) >> 32)
+		if prev, dup := seen[tag]; dup {
+			t.Errorf("identities %#x and %#x share tag %#x", prev, id, tag)
+		}
+		seen[tag] = id
+	}
+}
