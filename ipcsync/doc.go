@@ -194,15 +194,24 @@
 // waiter judges only owners of its own namespace. One of another namespace
 // is presumed alive however long it holds the lock, and if it dies holding
 // it only a waiter of its namespace (in the same container) can take the
-// lock over; waiters elsewhere return their context's error. The kernel
-// cannot help: these are userspace owner records, not the kernel's robust
+// lock over; waiters elsewhere return their context's error.
+//
+// The kernel cannot help: these are userspace owner records, not the kernel's robust
 // futex list (FUTEX_OWNER_DIED applies to thread-id futex words registered
 // with set_robust_list), so nothing in the kernel releases them when a
 // process dies; sharing locks with processes that no waiter can judge
-// trades robustness for safety. A process that cannot read
+// trades robustness for safety.
+//
+// A process whose /proc is of another
+// (ancestor) pid namespace, as after nsenter --pid without --mount, cannot
+// read the start times of its namespace's processes there: it judges
+// owners by kill(pid, 0) alone, as on systems without start times (its own
+// start token it reads from /proc/self). A process that cannot read
 // /proc/self/ns/pid (no /proc) records no namespace and is judged by pid,
 // as older versions of this package are (see "Memory layout"); they should
-// not share locks with processes of other namespaces. Memory that outlives
+// not share locks with processes of other namespaces.
+//
+// Memory that outlives
 // a reboot (a file on disk) should be zeroed before use, since start tokens
 // and namespace numbers are only meaningful within one boot.
 //

@@ -66,8 +66,7 @@ func initSelf() uint64 {
 	if pid <= 0 || pid > pidMask {
 		panic("ipcsync: process id does not fit in 30 bits")
 	}
-	tok, _, _ := procStart(pid)
-	v := uint64(tok)<<32 | uint64(pid)
+	v := uint64(selfStart())<<32 | uint64(pid)
 	if ns := pidNamespace(); ns != 0 {
 		v |= flagNS
 		selfRecord.Store(recordOf(v, ns))

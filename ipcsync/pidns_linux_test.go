@@ -18,6 +18,7 @@ import (
 
 func init() {
 	roles["container-hold"] = roleContainerHold
+	roles["foreign-proc-wait"] = roleForeignProcWait
 }
 
 // roleContainerHold makes the child look like a container's process: in
@@ -33,6 +34,53 @@ func roleContainerHold(ctx context.Context, s *shared, args []int) error {
 		return fmt.Errorf("mount /proc: %w", err)
 	}
 	return roleHold(ctx, s, args)
+}
+
+// roleForeignProcWait runs in a new pid namespace with its parent's /proc
+// still mounted, where /proc/PID names another process than pid PID of its
+// namespace (as after nsenter --pid without --mount). It starts a holder
+// of its own namespace that mounts a /proc of that namespace (as a
+// container's process does), and checks that it does not take the lock
+// from it: through several liveness checks, then a cancelled Lock; then the
+// holder unlocks and Lock succeeds.
+func roleForeignProcWait(ctx context.Context, s *shared, args []int) error {
+	h := command(os.Getenv(memEnv), "container-hold")
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	if err := h.cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		h.cmd.Process.Kill()
+		h.cmd.Wait()
+	}()
+	for s.held.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	owner := s.mu.Owner()
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() { res <- s.mu.Lock(lctx) }()
+	for base := ipcsync.LivenessChecks(); ipcsync.LivenessChecks() < base+5; {
+		select {
+		case err := <-res:
+			return fmt.Errorf("Lock on the live holder (pid %d of this namespace) returned %v", owner, err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("cancelled Lock = %v, want context.Canceled", err)
+	}
+	s.stop.Store(1)
+	if err := s.mu.Lock(ctx); err != nil {
+		return fmt.Errorf("Lock after the holder released = %v", err)
+	}
+	s.mu.Unlock()
+	if err := h.cmd.Wait(); err != nil {
+		return fmt.Errorf("holder: %v: %s", err, h.stderr.String())
+	}
+	return nil
 }
 
 // spawnNewPIDNS starts a child playing role in a new pid namespace (where
@@ -200,4 +248,14 @@ func TestMutexOwnerRecord(t *testing.T) {
 		}
 		seen[tag] = id
 	}
+}
+
+// TestMutexForeignProc: a waiter whose /proc is of another pid namespace
+// cannot read its owners' start times there, and must not take a live
+// owner's lock because the process it finds under the owner's pid is
+// another one (see roleForeignProcWait).
+func TestMutexForeignProc(t *testing.T) {
+	t.Parallel()
+	_, path := newShared(t)
+	spawnNewPIDNS(t, path, "foreign-proc-wait").wait(t)
 }
