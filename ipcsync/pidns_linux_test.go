@@ -19,12 +19,13 @@ import (
 func init() {
 	roles["container-hold"] = roleContainerHold
 	roles["foreign-proc-wait"] = roleForeignProcWait
+	roles["container-recover"] = roleContainerRecover
 }
 
-// roleContainerHold makes the child look like a container's process: in
-// its private mount namespace it mounts a /proc of its own pid namespace
-// (so /proc/1 is itself, as in a container), then plays roleHold.
-func roleContainerHold(ctx context.Context, s *shared, args []int) error {
+// mountOwnProc makes the process look like a container's: in its private
+// mount namespace it mounts a /proc of its own pid namespace (so /proc/1 is
+// the namespace's init, as in a container).
+func mountOwnProc() error {
 	// Private first, so that the new /proc does not propagate to the
 	// parent's mount namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -33,7 +34,40 @@ func roleContainerHold(ctx context.Context, s *shared, args []int) error {
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount /proc: %w", err)
 	}
+	return nil
+}
+
+// roleContainerHold plays roleHold in a container-like process.
+func roleContainerHold(ctx context.Context, s *shared, args []int) error {
+	if err := mountOwnProc(); err != nil {
+		return err
+	}
 	return roleHold(ctx, s, args)
+}
+
+// roleContainerRecover is a container's init: it starts a holder of its
+// namespace, kills it (SIGKILL, then reaps it) while it holds the lock, and
+// must take the lock over with ErrOwnerDead, as outside namespaces.
+func roleContainerRecover(ctx context.Context, s *shared, args []int) error {
+	if err := mountOwnProc(); err != nil {
+		return err
+	}
+	h := command(os.Getenv(memEnv), "hold")
+	if err := h.cmd.Start(); err != nil {
+		return err
+	}
+	for s.held.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	owner := s.mu.Owner()
+	h.cmd.Process.Signal(syscall.SIGKILL)
+	h.cmd.Wait()
+	var od *ipcsync.OwnerDeadError
+	if err := s.mu.Lock(ctx); !errors.As(err, &od) || od.PID != owner {
+		return fmt.Errorf("Lock after the holder (pid %d) was killed = %v, want an OwnerDeadError for it", owner, err)
+	}
+	s.mu.Unlock()
+	return nil
 }
 
 // roleForeignProcWait runs in a new pid namespace with its parent's /proc
@@ -258,4 +292,15 @@ func TestMutexForeignProc(t *testing.T) {
 	t.Parallel()
 	_, path := newShared(t)
 	spawnNewPIDNS(t, path, "foreign-proc-wait").wait(t)
+}
+
+// TestMutexOwnerKilledInPIDNamespace: within one pid namespace (a
+// container's), a waiter takes over from a killed owner as usual.
+func TestMutexOwnerKilledInPIDNamespace(t *testing.T) {
+	t.Parallel()
+	s, path := newShared(t)
+	spawnNewPIDNS(t, path, "container-recover").wait(t)
+	if s.mu.Locked() {
+		t.Fatal("mutex left locked")
+	}
 }
