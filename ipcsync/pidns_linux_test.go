@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ func init() {
 	roles["container-hold"] = roleContainerHold
 	roles["foreign-proc-wait"] = roleForeignProcWait
 	roles["container-recover"] = roleContainerRecover
+	roles["probe-proc"] = func(context.Context, *shared, []int) error { return mountOwnProc() }
 }
 
 // mountOwnProc makes the process look like a container's: in its private
@@ -117,17 +120,40 @@ func roleForeignProcWait(ctx context.Context, s *shared, args []int) error {
 	return nil
 }
 
+// probeNamespaces tells whether a child can be made in new pid and mount
+// namespaces and mount a /proc there: the empty string, or why not. A
+// container without CAP_SYS_ADMIN may not create namespaces, and one whose
+// /proc is partly masked may not mount another.
+var probeNamespaces = sync.OnceValue(func() string {
+	dir, err := os.MkdirTemp("", "ipcsync-probe")
+	if err != nil {
+		return err.Error()
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "page")
+	if err := os.WriteFile(path, make([]byte, pageSize), 0o600); err != nil {
+		return err.Error()
+	}
+	c := command(path, "probe-proc")
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
+	if err := c.cmd.Run(); err != nil {
+		return fmt.Sprintf("%v %s", err, c.stderr.String())
+	}
+	return ""
+})
+
 // spawnNewPIDNS starts a child playing role in a new pid namespace (where
 // its pid is 1 and means another process in ours) and a new mount
-// namespace, or skips the test when this process may not create them.
+// namespace, or skips the test when this process may not create them or
+// mount a /proc there.
 func spawnNewPIDNS(t *testing.T, path, role string, args ...int) *child {
 	t.Helper()
+	if why := probeNamespaces(); why != "" {
+		t.Skipf("cannot run a child in new pid and mount namespaces with its own /proc (needs CAP_SYS_ADMIN and an unmasked /proc): %s", why)
+	}
 	c := command(path, role, args...)
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
 	if err := c.start(t); err != nil {
-		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) {
-			t.Skipf("cannot create pid and mount namespaces here (needs CAP_SYS_ADMIN): %v", err)
-		}
 		t.Fatal(err)
 	}
 	return c
