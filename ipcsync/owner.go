@@ -26,7 +26,7 @@ import (
 // then the record word still holds an earlier owner's record (or zero),
 // whose tag does not match. Waiters must never trust such a record (it may
 // name another namespace): they treat the owner as alive until its record
-// appears (see judge).
+// appears (see judge), or, in Lock, until recordGrace has passed.
 const (
 	pidMask     = 1<<30 - 1
 	flagNS      = 1 << 30
