@@ -36,8 +36,10 @@
 // exclude each other as two processes do; any goroutine of the owning
 // process may unlock (as with sync.Mutex); a Mutex is not reentrant.
 // Unlocking a Mutex that is not locked, or that another process holds,
-// panics. Uncontended Lock and Unlock are one compare-and-swap each, with no
-// system call; Unlock makes a FUTEX_WAKE call only when a waiter may sleep.
+// panics. Uncontended Lock and Unlock are one compare-and-swap each (Lock
+// also loads the owner record word, and stores it when the owner changes),
+// with no system call; Unlock makes a FUTEX_WAKE call only when a waiter
+// may sleep.
 //
 // When ctx is cancelled exactly as the lock is granted, the grant wins:
 // Lock returns nil and holds the lock. A ctx that is already done makes
@@ -46,20 +48,27 @@
 // # Robustness
 //
 // A process that dies holding a Mutex (even by SIGKILL) does not deadlock
-// the others. A locked Mutex records its owner's process id and start
-// token (below) in the same 64-bit word as the lock state, written by the
-// single compare-and-swap that takes the lock: there is no moment at which
-// a held lock lacks its owner record or shows a half-written one.
+// the others, as long as one of them can judge it (below). A locked Mutex
+// records its owner's process id and start token in the same 64-bit word
+// as the lock state, written by the single compare-and-swap that takes the
+// lock: there is no moment at which a held lock lacks its owner's identity
+// or shows a half-written one. On Linux the owner also records its pid
+// namespace, in a second word that it writes just after taking the lock
+// (see "Memory layout" and "Linux notes"): a pid means something only in
+// its namespace.
 //
 // A waiter sleeps in bounded steps and, every 10 ms at first and then every
-// 200 ms at most, checks that the owner is alive: kill(pid, 0) must not
-// report ESRCH, and where the OS tells (Linux /proc/PID/stat, darwin sysctl
-// kern.proc.pid) the process must not be a zombie and its start token must
-// equal the recorded one — a different token means the pid was reused by
-// another process after the owner died (and a record with the checker's own
-// pid but another identity names an earlier, dead process). Only positive
-// evidence of death counts: if the process exists but cannot be inspected, it is presumed
-// alive. On evidence of death the waiter takes the lock over with a
+// 200 ms at most, checks that the owner is alive. If the owner recorded a
+// pid namespace other than the waiter's, or the waiter cannot tell, the
+// waiter cannot judge the pid and presumes the owner alive. Otherwise
+// kill(pid, 0) must not report ESRCH, and where the OS tells (Linux
+// /proc/PID/stat, darwin sysctl kern.proc.pid) the process must not be a
+// zombie and its start token must equal the recorded one — a different
+// token means the pid was reused by another process after the owner died
+// (and a record with the checker's own pid but another identity names an
+// earlier, dead process). Only positive evidence of death counts: if the
+// process exists but cannot be inspected, it is presumed alive. On
+// evidence of death the waiter takes the lock over with a
 // compare-and-swap from the exact word it judged (so a lock released or
 // re-taken meanwhile is never stolen), and Lock returns an
 // [*OwnerDeadError], which matches [ErrOwnerDead], while holding the lock
@@ -67,7 +76,9 @@
 // it. The caller should repair what the lock protects and continue; no
 // "consistent" call is needed. [Mutex.Do] runs its function anyway and
 // joins the OwnerDeadError to its result. Hence a live owner is never
-// judged dead, and a dead one is found within about 200 ms.
+// judged dead, and a dead one is found within about 200 ms by a waiter of
+// its own pid namespace; waiters of other namespaces wait until their
+// context ends or a waiter of the owner's namespace takes the lock over.
 //
 // A [Semaphore] has no owner and is not robust: a process that dies between
 // Acquire and Release loses that unit, as in Python; a process that dies
@@ -83,15 +94,38 @@
 // Mutex, 16 bytes:
 //
 //	offset 0, uint64 state (64-bit compare-and-swap, load, store)
-//	    bits  0..29  owner process id; 0 = unlocked
-//	    bit  30      reserved, 0
+//	    bits  0..29  owner process id (in the owner's pid namespace); 0 = unlocked
+//	    bit  30      namespace recorded: the record word names the owner's pid namespace
 //	    bit  31      waiters (see below)
 //	    bits 32..63  owner start token; 0 = unknown (liveness by pid alone)
-//	offset 8, uint64 reserved, 0
+//	offset 8, uint64 record (load, store), meaningful only when bit 30 is set
+//	    bits  0..31  owner's pid namespace: the inode number of /proc/self/ns/pid
+//	    bits 32..63  tag: the high 32 bits of I × 0x9e3779b97f4a7c15 (mod 2^64),
+//	                 lowest bit set, where I is the state without bit 31
+//
+// The record word is written only by the owner, after the compare-and-swap
+// that takes the lock (and not at all when it already holds that owner's
+// record); Unlock leaves it. A waiter that finds bit 30 set loads the
+// record after the state and trusts it only if its tag is the state's:
+// until the new owner has stored it, the word still holds an earlier
+// owner's record (or 0), which must not be read as this one's. Such a
+// pending record is no evidence: the owner is presumed alive. If the same
+// owner still shows a pending record after 1 s (it takes a live owner a few
+// instructions), Lock concludes that it died before writing it and judges
+// it by pid as a record without namespace (wrongly, if it is a live
+// process of another namespace that was stopped, by SIGSTOP or a cgroup
+// freezer, in those instructions); TryLock, which does not wait, never
+// does. A record with bit 30 clear carries no namespace: it is
+// written by versions of this package before bit 30 was defined (which
+// left the record word 0 and ignore bit 30 and the record word, so they
+// share locks with this version) and by processes that cannot read
+// /proc/self/ns/pid; it is judged by pid, as those versions judge every
+// owner.
 //
 // The futex word is the least significant half of state: offset 0 on
 // little-endian machines, 4 on big-endian ones. Lock: compare-and-swap
-// state from 0 to pid | token<<32. Contended: set bit 31 with a
+// state from 0 to pid | token<<32 (| 1<<30 with a namespace), then store
+// the record word if it differs. Contended: set bit 31 with a
 // compare-and-swap, then FUTEX_WAIT (shared, not FUTEX_PRIVATE) on the low
 // half with the low half of the observed state as the expected value and a
 // timeout of at most 200 ms; after having slept, take a free lock with bit
@@ -152,10 +186,34 @@
 // in the Go scheduler, which bounds the threads that many waiting
 // goroutines create.
 //
-// All processes sharing a Mutex must be in the same pid namespace: the
-// owner is recorded by pid. Memory that outlives a reboot (a file on disk)
-// should be zeroed before use, since start tokens are only meaningful
-// within one boot.
+// Processes of several pid namespaces may share a Mutex (containers that
+// share /dev/shm or a memfd, for example), but a pid is meaningful only in
+// its own namespace: pid 1 of a container is not pid 1 of the host. So an
+// owner records its namespace (the inode of /proc/self/ns/pid, read once
+// per process; all namespaces of one kernel are on one nsfs device), and a
+// waiter judges only owners of its own namespace. One of another namespace
+// is presumed alive however long it holds the lock, and if it dies holding
+// it only a waiter of its namespace (in the same container) can take the
+// lock over; waiters elsewhere return their context's error.
+//
+// The kernel cannot help: these are userspace owner records, not the kernel's robust
+// futex list (FUTEX_OWNER_DIED applies to thread-id futex words registered
+// with set_robust_list), so nothing in the kernel releases them when a
+// process dies; sharing locks with processes that no waiter can judge
+// trades robustness for safety.
+//
+// A process whose /proc is of another
+// (ancestor) pid namespace, as after nsenter --pid without --mount, cannot
+// read the start times of its namespace's processes there: it judges
+// owners by kill(pid, 0) alone, as on systems without start times (its own
+// start token it reads from /proc/self). A process that cannot read
+// /proc/self/ns/pid (no /proc) records no namespace and is judged by pid,
+// as older versions of this package are (see "Memory layout"); they should
+// not share locks with processes of other namespaces.
+//
+// Memory that outlives
+// a reboot (a file on disk) should be zeroed before use, since start tokens
+// and namespace numbers are only meaningful within one boot.
 //
 // # Other platforms
 //
@@ -166,7 +224,8 @@
 // to ask the next Unlock to hand the lock to the waiters instead of to
 // whoever locks first, so a process that re-locks in a loop cannot starve
 // the others. On darwin the owner's start time comes from sysctl
-// kern.proc.pid, so pid reuse is detected as on Linux. On other Unix
+// kern.proc.pid, so pid reuse is detected as on Linux. Outside Linux owner
+// records carry no pid namespace (bit 30 clear). On other Unix
 // systems the start token is unknown and liveness is judged by pid alone:
 // a dead owner whose pid is reused by a live process before a waiter
 // checks keeps the lock until that process exits. On non-Unix systems

@@ -98,6 +98,16 @@ type child struct {
 // spawn starts a child playing role on the shared page at path.
 func spawn(t testing.TB, path, role string, args ...int) *child {
 	t.Helper()
+	c := command(path, role, args...)
+	if err := c.start(t); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// command prepares, without starting it, a child playing role on the
+// shared page at path.
+func command(path, role string, args ...int) *child {
 	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
 	sargs := make([]string, len(args))
 	for i, a := range args {
@@ -105,8 +115,14 @@ func spawn(t testing.TB, path, role string, args ...int) *child {
 	}
 	c.cmd.Env = append(os.Environ(), roleEnv+"="+role, memEnv+"="+path, argsEnv+"="+strings.Join(sargs, ","))
 	c.cmd.Stderr = &c.stderr
+	return c
+}
+
+// start starts c and arranges for it to be killed at the end of the test
+// if it is still running.
+func (c *child) start(t testing.TB) error {
 	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	t.Cleanup(func() {
 		if c.cmd.ProcessState == nil {
@@ -114,7 +130,7 @@ func spawn(t testing.TB, path, role string, args ...int) *child {
 			c.cmd.Wait()
 		}
 	})
-	return c
+	return nil
 }
 
 // wait waits for the child and fails the test if it did not exit 0.

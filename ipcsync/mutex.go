@@ -28,8 +28,8 @@ const MutexSize = int(unsafe.Sizeof(Mutex{}))
 // over and is told by [ErrOwnerDead] (see "Robustness" in the package
 // documentation).
 type Mutex struct {
-	state atomic.Uint64 // owner identity | flags; 0 = unlocked
-	_     uint64        // reserved, zero
+	state  atomic.Uint64 // owner identity | flags; 0 = unlocked
+	record atomic.Uint64 // owner's pid namespace, if state has flagNS (see owner.go)
 }
 
 // NewMutex returns the Mutex stored in the first [MutexSize] bytes of mem,
@@ -58,9 +58,11 @@ func NewMutex(mem []byte) (*Mutex, error) {
 //
 // Lock blocks on a futex (Linux) or by polling (other platforms, and Linux
 // built with the procshare_nofutex tag). Uncontended, it is one
-// compare-and-swap and no system call.
+// compare-and-swap and a load of the owner record (a store too when the
+// owner changes), and no system call.
 func (m *Mutex) Lock(ctx context.Context) error {
 	if ctx.Done() == nil && m.state.CompareAndSwap(0, self()) {
+		m.writeRecord()
 		return nil // a ctx that is never done, and a free lock
 	}
 	return m.lock(ctx)
@@ -76,6 +78,7 @@ func (m *Mutex) lock(ctx context.Context) error {
 	}
 	me := self()
 	if m.state.CompareAndSwap(0, me) {
+		m.writeRecord()
 		return nil
 	}
 	return m.lockSlow(ctx, me)
@@ -87,7 +90,9 @@ func (m *Mutex) lock(ctx context.Context) error {
 // caller holds the lock). When the lock is held by another process,
 // TryLock checks that the holder is alive: a kill(2) and, on Linux, a read
 // of /proc/PID/stat, some microseconds; so a loop of TryLocks is no
-// cheaper than Lock. TryLock takes a lock that a polling Unlock reserved
+// cheaper than Lock. A holder that cannot be judged (of another pid
+// namespace, or whose owner record is not complete) counts as alive; see
+// "Robustness" in the package documentation. TryLock takes a lock that a polling Unlock reserved
 // for waiters (see "Memory layout" in the package documentation).
 func (m *Mutex) TryLock() (bool, error) {
 	me := self()
@@ -95,14 +100,16 @@ func (m *Mutex) TryLock() (bool, error) {
 		w := m.state.Load()
 		if w&pidMask == 0 { // free (perhaps reserved for waiters)
 			if m.state.CompareAndSwap(w, me|w&keptWaiters) {
+				m.writeRecord()
 				return true, nil
 			}
 			continue
 		}
-		if ownerAlive(w) {
+		if m.judge(w) != ownerDead {
 			return false, nil
 		}
 		if m.state.CompareAndSwap(w, me|w&flagWaiters) {
+			m.writeRecord()
 			return true, &OwnerDeadError{PID: int(w & pidMask)}
 		}
 	}
@@ -136,6 +143,7 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 	}
 	for i := 0; i < spinCount; i++ {
 		if m.state.Load() == 0 && m.state.CompareAndSwap(0, me) {
+			m.writeRecord()
 			return nil
 		}
 	}
@@ -144,6 +152,8 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 	start := time.Now()
 	check := checkMin
 	nextCheck := start.Add(check)
+	var pending uint64 // owner identity last judged ownerPending
+	var pendingSince time.Time
 	for {
 		w := m.state.Load()
 		now := time.Now()
@@ -152,6 +162,7 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 			// Free; or free and handed over to the processes that have
 			// waited long (see unlockSlow), of which we are one.
 			if m.state.CompareAndSwap(w, acquire) {
+				m.writeRecord()
 				return nil
 			}
 			continue
@@ -177,11 +188,23 @@ func (m *Mutex) lockSlow(ctx context.Context, me uint64) error {
 			w |= flagWaiters
 		}
 		if w&pidMask != 0 && !now.Before(nextCheck) {
-			if !ownerAlive(w) {
+			v := m.judge(w)
+			if v == ownerPending {
+				// An owner that has not written its namespace record
+				// yet, which takes it a few instructions: one that
+				// still has not after recordGrace died before it could.
+				if id := w &^ flagWaiters; id != pending {
+					pending, pendingSince = id, now
+				} else if now.Sub(pendingSince) >= recordGrace && pidDead(id) {
+					v = ownerDead
+				}
+			}
+			if v == ownerDead {
 				// Take over from the exact word we judged: if it changed
 				// meanwhile (released, or taken by someone else), the
 				// CAS fails and we look again.
 				if m.state.CompareAndSwap(w, me|w&flagWaiters) {
+					m.writeRecord()
 					return &OwnerDeadError{PID: int(w & pidMask)}
 				}
 				continue
@@ -225,7 +248,7 @@ func (m *Mutex) unlockSlow(me uint64) {
 		if w&pidMask == 0 {
 			panic("ipcsync: unlock of unlocked mutex")
 		}
-		if w&^flagMask != me {
+		if w&^flagWaiters != me {
 			panic("ipcsync: unlock of mutex held by another process")
 		}
 		if w&flagWaiters == 0 || futexBacked {
@@ -263,5 +286,6 @@ func (m *Mutex) Do(ctx context.Context, f func() error) error {
 func (m *Mutex) Locked() bool { return m.state.Load()&pidMask != 0 }
 
 // Owner returns the process id recorded as m's owner, or 0 if m is
-// unlocked. Like Locked, it is a snapshot for diagnostics.
+// unlocked: a pid of the owner's pid namespace, which on Linux may not be
+// this process's. Like Locked, it is a snapshot for diagnostics.
 func (m *Mutex) Owner() int { return int(m.state.Load() & pidMask) }

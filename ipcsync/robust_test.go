@@ -182,56 +182,114 @@ func TestMutexForgedOwners(t *testing.T) {
 	}
 	ident := func(pid int, tok uint32) uint64 { return uint64(tok)<<32 | uint64(pid) }
 
-	expectDead := func(t *testing.T, w uint64) {
+	ns := ipcsync.PIDNamespace()
+	if ns == 0 && runtime.GOOS == "linux" {
+		t.Fatal("no pid namespace for this process")
+	}
+	// An owner record: the state word and the record word. legacy records
+	// carry no namespace (as older versions and processes that cannot
+	// read theirs write); the others name ours, another, or none (0); a
+	// pending one has the record word of another, earlier owner (here of
+	// pid+1), as before the new owner writes its own.
+	type forged struct{ state, record uint64 }
+	legacy := func(id uint64) forged { return forged{id, 0} }
+	in := func(id uint64, ns uint32) forged {
+		id |= ipcsync.FlagNS
+		return forged{id, ipcsync.RecordOf(id, ns)}
+	}
+	pending := func(id uint64, ns uint32) forged {
+		f := in(id, ns)
+		f.record = in(id+1, ns).record
+		return f
+	}
+
+	expectDead := func(t *testing.T, f forged) {
 		t.Helper()
-		s.mu.SetState(w)
+		s.mu.SetState(f.state)
+		s.mu.SetRecord(f.record)
 		err := s.mu.Lock(context.Background())
 		var od *ipcsync.OwnerDeadError
-		if !errors.As(err, &od) || !errors.Is(err, ipcsync.ErrOwnerDead) || od.PID != int(w&(1<<30-1)) {
-			t.Fatalf("Lock over %#x = %v, want OwnerDeadError for pid %d", w, err, w&(1<<30-1))
+		if !errors.As(err, &od) || !errors.Is(err, ipcsync.ErrOwnerDead) || od.PID != int(f.state&(1<<30-1)) {
+			t.Fatalf("Lock over %#x = %v, want OwnerDeadError for pid %d", f, err, f.state&(1<<30-1))
 		}
 		if s.mu.Owner() != os.Getpid() {
 			t.Fatalf("after takeover owner = %d", s.mu.Owner())
 		}
+		if st, got := s.mu.State()&^(1<<31), s.mu.Record(); ns != 0 && got != ipcsync.RecordOf(st, ns) {
+			t.Fatalf("after takeover record = %#x, want %#x", got, ipcsync.RecordOf(st, ns))
+		}
 		s.mu.Unlock()
 	}
-	expectAlive := func(t *testing.T, w uint64) {
+	expectAlive := func(t *testing.T, f forged) {
 		t.Helper()
-		s.mu.SetState(w)
+		s.mu.SetState(f.state)
+		s.mu.SetRecord(f.record)
 		cancel, res := lockAsync(&s.mu)
 		waitChecks(t, 4)
 		cancel()
 		if err := <-res; !errors.Is(err, context.Canceled) {
-			t.Fatalf("Lock over live %#x = %v, want context.Canceled", w, err)
+			t.Fatalf("Lock over live %#x = %v, want context.Canceled", f, err)
 		}
-		if got := s.mu.State(); got&^(1<<31) != w {
-			t.Fatalf("state = %#x after cancelled Lock, want %#x", got, w)
+		if got := s.mu.State(); got&^(1<<31) != f.state {
+			t.Fatalf("state = %#x after cancelled Lock, want %#x", got, f.state)
 		}
 		if ok, err := s.mu.TryLock(); ok || err != nil {
-			t.Fatalf("TryLock over live %#x = %v, %v", w, ok, err)
+			t.Fatalf("TryLock over live %#x = %v, %v", f, ok, err)
 		}
 		s.mu.SetState(0)
 	}
 
+	mytok, _ := ipcsync.StartToken(os.Getpid())
 	if runtimeHasStartTimes {
-		t.Run("reused pid", func(t *testing.T) { expectDead(t, ident(pid, tok+1)) })
-		t.Run("reused pid with waiters", func(t *testing.T) { expectDead(t, ident(pid, tok^0x8000)|1<<31) })
-		t.Run("own pid, other start", func(t *testing.T) {
-			mytok, _ := ipcsync.StartToken(os.Getpid())
-			expectDead(t, ident(os.Getpid(), mytok+7))
-		})
+		t.Run("reused pid", func(t *testing.T) { expectDead(t, legacy(ident(pid, tok+1))) })
+		t.Run("reused pid with waiters", func(t *testing.T) { expectDead(t, legacy(ident(pid, tok^0x8000)|1<<31)) })
+		t.Run("own pid, other start", func(t *testing.T) { expectDead(t, legacy(ident(os.Getpid(), mytok+7))) })
+		if ns != 0 {
+			t.Run("reused pid, our namespace", func(t *testing.T) { expectDead(t, in(ident(pid, tok+1), ns)) })
+			t.Run("own pid, other start, our namespace", func(t *testing.T) { expectDead(t, in(ident(os.Getpid(), mytok+7), ns)) })
+		}
 	}
-	t.Run("own pid, start unknown", func(t *testing.T) { expectDead(t, ident(os.Getpid(), 0)) })
-	t.Run("live", func(t *testing.T) { expectAlive(t, ident(pid, tok)) })
-	t.Run("live, start unknown", func(t *testing.T) { expectAlive(t, ident(pid, 0)) })
+	t.Run("own pid, start unknown", func(t *testing.T) { expectDead(t, legacy(ident(os.Getpid(), 0))) })
+	t.Run("live", func(t *testing.T) { expectAlive(t, legacy(ident(pid, tok))) })
+	t.Run("live, start unknown", func(t *testing.T) { expectAlive(t, legacy(ident(pid, 0))) })
+	if ns != 0 {
+		t.Run("live, our namespace", func(t *testing.T) { expectAlive(t, in(ident(pid, tok), ns)) })
+	}
+	// Records naming another namespace, or an unknown one, cannot be
+	// judged by pid: not even our own pid (pid 1 of two containers), nor a
+	// pid that is not in use here.
+	t.Run("own pid, other start, other namespace", func(t *testing.T) { expectAlive(t, in(ident(os.Getpid(), mytok+7), ns+1)) })
+	t.Run("reused pid, other namespace", func(t *testing.T) { expectAlive(t, in(ident(pid, tok+1), ns+1)) })
+	t.Run("reused pid, namespace unknown", func(t *testing.T) { expectAlive(t, in(ident(pid, tok+1), 0)) })
+	gone := deadPID(t)
+	t.Run("not in use here, other namespace", func(t *testing.T) { expectAlive(t, in(ident(gone, 0), ns+1)) })
+	// A record not yet written is no evidence either way (the record word
+	// is an earlier owner's), until it has stayed unwritten so long that
+	// the owner must have died in between.
+	t.Run("live, record pending", func(t *testing.T) { expectAlive(t, pending(ident(pid, tok), ns)) })
+	t.Run("own pid, other start, record pending", func(t *testing.T) { expectAlive(t, pending(ident(os.Getpid(), mytok+7), ns+1)) })
 
 	// Now the sleeper dies: as a zombie first, then reaped.
 	s.stop.Store(1) // (it would exit by itself; kill it to be sure of the order)
 	sleeper.cmd.Process.Signal(syscall.SIGKILL)
-	t.Run("zombie", func(t *testing.T) { expectDead(t, ident(pid, tok)) })
+	t.Run("zombie", func(t *testing.T) { expectDead(t, legacy(ident(pid, tok))) })
 	sleeper.cmd.Wait()
-	t.Run("dead", func(t *testing.T) { expectDead(t, ident(pid, tok)) })
-	t.Run("dead, start unknown", func(t *testing.T) { expectDead(t, ident(pid, 0)) })
+	t.Run("dead", func(t *testing.T) { expectDead(t, legacy(ident(pid, tok))) })
+	t.Run("dead, start unknown", func(t *testing.T) { expectDead(t, legacy(ident(pid, 0))) })
+	t.Run("dead, other namespace", func(t *testing.T) { expectAlive(t, in(ident(pid, tok), ns+1)) })
+	t.Run("dead, namespace unknown", func(t *testing.T) { expectAlive(t, in(ident(pid, tok), 0)) })
+	if ns != 0 {
+		t.Run("dead, our namespace", func(t *testing.T) { expectDead(t, in(ident(pid, tok), ns)) })
+		t.Run("dead, record pending", func(t *testing.T) {
+			f := pending(ident(pid, tok), ns+1)
+			s.mu.SetState(f.state)
+			s.mu.SetRecord(f.record)
+			if ok, err := s.mu.TryLock(); ok || err != nil {
+				t.Fatalf("TryLock over a pending record = %v, %v; want false, nil", ok, err)
+			}
+			expectDead(t, f) // by pid, once the record stayed unwritten for recordGrace
+		})
+	}
 }
 
 // runtimeHasStartTimes: the OS tells process start times (see procStart).

@@ -1,6 +1,10 @@
 package ipcsync
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
 
 // _SZOMB is the p_stat value of a zombie (sys/proc.h).
 const _SZOMB = 5
@@ -16,4 +20,10 @@ func procStart(pid int) (token uint32, zombie bool, ok bool) {
 	st := kp.Proc.P_starttime
 	us := uint64(st.Sec)*1e6 + uint64(st.Usec)
 	return tokenOf(us), kp.Proc.P_stat == _SZOMB, true
+}
+
+// selfStart returns this process's start token (0 if unknown).
+func selfStart() uint32 {
+	tok, _, _ := procStart(os.Getpid())
+	return tok
 }

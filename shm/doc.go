@@ -107,7 +107,11 @@
 // Linux: anonymous segments are memfds (MFD_CLOEXEC), named segments are
 // files in /dev/shm opened with O_NOFOLLOW|O_CLOEXEC and mode 0600, sized
 // with ftruncate to exactly the size requested (so Python's
-// SharedMemory.size matches). Locks sleep on shared futexes.
+// SharedMemory.size matches). Locks sleep on shared futexes. Processes of
+// different pid namespaces (containers sharing /dev/shm) may share
+// objects, but a lock held by a process of another namespace is never
+// taken over by a waiter outside that namespace, even if its holder died
+// (see "Linux notes" in package ipcsync).
 //
 // Other Unix systems (darwin): anonymous segments are unlinked temporary
 // files; named segments are files in os.TempDir()/procshare-shm ([Dir]).
