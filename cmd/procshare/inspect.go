@@ -31,9 +31,11 @@ const inspectUsage = `usage: procshare inspect --address ADDRESS --authkey-file 
 
 Lists the shared objects of a running manager: id, typeid, client
 references (refcount), references from values stored in other objects
-(held), and a short repr. Against a procshare server it uses the ps_info
-method; against a CPython manager it prints CPython's debug_info (objects
-with client references only).
+(held), and a short repr. Control characters and invalid UTF-8 in them
+are printed as Go escapes (a typeid with spaces or such characters
+quoted), so a hostile client's names cannot drive the terminal. Against
+a procshare server it uses the ps_info method; against a CPython manager
+it prints CPython's debug_info (objects with client references only).
 
 flags:
 `
@@ -77,18 +79,18 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 		if kind != "#RETURN" {
-			return fmt.Errorf("debug_info: %s %s", kind, pickle.Str(v))
+			return fmt.Errorf("debug_info: %s %s", cell(kind), lines(pickle.Str(v)))
 		}
 		fmt.Fprintln(stdout, "# a CPython manager: debug_info (objects with client references)")
-		fmt.Fprintln(stdout, pickle.Str(v))
+		fmt.Fprintln(stdout, lines(pickle.Str(v)))
 		return nil
 	}
 	if kind != "#RETURN" {
-		return fmt.Errorf("ps_info: %s %s", kind, pickle.Str(v))
+		return fmt.Errorf("ps_info: %s %s", cell(kind), lines(pickle.Str(v)))
 	}
 	l, ok := v.(*pickle.List)
 	if !ok {
-		return fmt.Errorf("ps_info returned %s", pickle.Repr(v))
+		return fmt.Errorf("ps_info returned %s", text(pickle.Repr(v)))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTYPEID\tREFCOUNT\tHELD\tREPR")
@@ -101,11 +103,8 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			x, _, _ := d.Get(k)
 			return pickle.Str(x)
 		}
-		r := get("repr")
-		if len(r) > 60 {
-			r = r[:57] + "..."
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", get("id"), get("typeid"), get("refcount"), get("held"), r)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(get("id")), cell(get("typeid")), cell(get("refcount")),
+			cell(get("held")), text(truncate(get("repr"), 60)))
 	}
 	return tw.Flush()
 }
@@ -145,7 +144,7 @@ func managerCall(ctx context.Context, addr manager.Address, key []byte, method s
 	}
 	t, ok := v.(pickle.Tuple)
 	if !ok || len(t) != 2 {
-		return "", nil, fmt.Errorf("reply %s is not (kind, value)", pickle.Repr(v))
+		return "", nil, fmt.Errorf("reply %s is not (kind, value)", text(pickle.Repr(v)))
 	}
 	kind, _ := t[0].(string)
 	return kind, t[1], nil
