@@ -36,6 +36,7 @@ are printed as Go escapes (a typeid with spaces or such characters
 quoted), so a hostile client's names cannot drive the terminal. Against
 a procshare server it uses the ps_info method; against a CPython manager
 it prints CPython's debug_info (objects with client references only).
+SIGINT or SIGTERM ends it at once.
 
 flags:
 `
@@ -110,19 +111,23 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 // managerCall makes one server-level call on a fresh management
-// connection, as CPython's dispatch does, and returns the reply.
-func managerCall(ctx context.Context, addr manager.Address, key []byte, method string) (string, pickle.Value, error) {
+// connection, as CPython's dispatch does, and returns the reply. It gives
+// up after 30 s, or as soon as ctx is done (returning its cause).
+func managerCall(ctx context.Context, addr manager.Address, key []byte, method string) (_ string, _ pickle.Value, err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+	}()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, addr.Network, addr.Addr)
 	if err != nil {
 		return "", nil, err
 	}
 	defer nc.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	nc.SetDeadline(deadline)
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	// Cancelling ctx unblocks any read or write at once.
+	defer context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })()
 	wc := wire.NewConn(nc, nil)
 	if err := wire.ClientHandshake(wc, key); err != nil {
 		return "", nil, err
