@@ -14,6 +14,17 @@
 // start time in a metadata file (Dir()/.procshare-NAME.meta) so that
 // "procshare shm ls" tells leaked segments from live ones ([List]).
 //
+// /dev/shm is writable by every local user, so any of them can plant files
+// there. [List] trusts a metadata file only when it is a regular file (no
+// symbolic link, FIFO or device; opened with O_NOFOLLOW|O_NONBLOCK and
+// checked with fstat), at most 64 KiB long, and owned by the segment's
+// owner; any other is reported in [Info].Err as a *[MetaError] (matching
+// [ErrBadMeta]), with no creator pid, so it can neither block the listing
+// nor pass another user's live segment off as leaked. [Info].UID is the
+// segment's owner. [Open] refuses a name that is not a regular file, and
+// [Create] replaces a metadata file planted under its name rather than
+// write through it.
+//
 // Names follow shm_open and Python: non-empty, no '/', at most
 // [MaxNameLen] bytes for Create (255 for Open); a bad name gives a
 // *[NameError] matching [ErrBadName]. Opening a missing name gives an

@@ -15,6 +15,10 @@ var (
 	// test with errors.Is. The concrete error is a *NameError.
 	ErrBadName = errors.New("shm: invalid segment name")
 
+	// ErrBadMeta is wrapped by every *MetaError: a segment's metadata file
+	// that List did not trust.
+	ErrBadMeta = errors.New("shm: untrusted segment metadata")
+
 	// ErrUnsupported is returned where the platform lacks a mechanism.
 	ErrUnsupported = errors.New("shm: not supported on this platform")
 )
@@ -47,6 +51,19 @@ func (e *NameError) Error() string {
 }
 
 func (e *NameError) Unwrap() error { return ErrBadName }
+
+// MetaError reports why List did not trust the metadata file of segment
+// Name (see List). It wraps ErrBadMeta.
+type MetaError struct {
+	Name   string
+	Reason string
+}
+
+func (e *MetaError) Error() string {
+	return fmt.Sprintf("shm: metadata of segment %q not trusted: %s", e.Name, e.Reason)
+}
+
+func (e *MetaError) Unwrap() error { return ErrBadMeta }
 
 // RangeError reports an index out of range in an Array, BoolArray or
 // ShareableList.

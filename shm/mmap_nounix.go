@@ -2,7 +2,10 @@
 
 package shm
 
-import "os"
+import (
+	"io/fs"
+	"os"
+)
 
 // Systems without mmap and file descriptors in the Unix sense (Windows,
 // plan9, wasm): every segment operation fails with ErrUnsupported.
@@ -14,3 +17,8 @@ func ensureDir() (string, error)                        { return "", ErrUnsuppor
 func processStart(pid int) uint64                       { return 0 }
 func processAlive(pid int, start uint64) bool           { return false }
 func openNamed(path string, flag int) (*os.File, error) { return nil, ErrUnsupported }
+func fileUID(fi fs.FileInfo) int                        { return -1 }
+
+func openNoFollow(path string, flag int, perm uint32) (*os.File, error) {
+	return nil, ErrUnsupported
+}

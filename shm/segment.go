@@ -90,6 +90,11 @@ func Create(name string, size int) (*Segment, error) {
 	if err != nil {
 		return nil, err
 	}
+	return createIn(dir, name, size)
+}
+
+// createIn is Create in directory dir.
+func createIn(dir, name string, size int) (*Segment, error) {
 	path := filepath.Join(dir, name)
 	f, err := openNamed(path, os.O_RDWR|os.O_CREATE|os.O_EXCL)
 	if err != nil {
@@ -117,13 +122,19 @@ func Create(name string, size int) (*Segment, error) {
 // Open maps the existing named segment NAME, whoever created it (a Go
 // program with Create, or Python's SharedMemory(name=NAME, create=True)).
 // A missing segment gives an error satisfying errors.Is(err,
-// fs.ErrNotExist). Size() is the segment's current size.
+// fs.ErrNotExist). Size() is the segment's current size. Open does not
+// follow a symbolic link and refuses (without blocking) a name that is not
+// a regular file, such as a FIFO.
 func Open(name string) (*Segment, error) {
 	if err := validName(name, maxOpenNameLen); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(Dir(), name)
-	f, err := openNamed(path, os.O_RDWR)
+	return openIn(Dir(), name)
+}
+
+// openIn is Open in directory dir.
+func openIn(dir, name string) (*Segment, error) {
+	f, err := openNamed(filepath.Join(dir, name), os.O_RDWR)
 	if err != nil {
 		return nil, fmt.Errorf("shm: open %q: %w", name, err)
 	}

@@ -30,9 +30,12 @@ const inspectUsage = `usage: procshare inspect [--address ADDRESS] [--authkey-fi
 
 Lists the shared objects of a running manager: id, typeid, client
 references (refcount), references from values stored in other objects
-(held), and a short repr. Against a procshare server it uses the ps_info
-method; against a CPython manager it prints CPython's debug_info (objects
-with client references only).
+(held), and a short repr. Control characters and invalid UTF-8 in them
+are printed as Go escapes (a typeid with spaces or such characters
+quoted), so a hostile client's names cannot drive the terminal. Against
+a procshare server it uses the ps_info method; against a CPython manager
+it prints CPython's debug_info (objects with client references only).
+SIGINT or SIGTERM ends it at once.
 
 flags:
 `
@@ -72,18 +75,18 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			return err
 		}
 		if kind != "#RETURN" {
-			return fmt.Errorf("debug_info: %s %s", kind, pickle.Str(v))
+			return fmt.Errorf("debug_info: %s %s", cell(kind), lines(pickle.Str(v)))
 		}
 		fmt.Fprintln(stdout, "# a CPython manager: debug_info (objects with client references)")
-		fmt.Fprintln(stdout, pickle.Str(v))
+		fmt.Fprintln(stdout, lines(pickle.Str(v)))
 		return nil
 	}
 	if kind != "#RETURN" {
-		return fmt.Errorf("ps_info: %s %s", kind, pickle.Str(v))
+		return fmt.Errorf("ps_info: %s %s", cell(kind), lines(pickle.Str(v)))
 	}
 	l, ok := v.(*pickle.List)
 	if !ok {
-		return fmt.Errorf("ps_info returned %s", pickle.Repr(v))
+		return fmt.Errorf("ps_info returned %s", text(pickle.Repr(v)))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTYPEID\tREFCOUNT\tHELD\tREPR")
@@ -96,29 +99,30 @@ func inspectCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			x, _, _ := d.Get(k)
 			return pickle.Str(x)
 		}
-		r := get("repr")
-		if len(r) > 60 {
-			r = r[:57] + "..."
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", get("id"), get("typeid"), get("refcount"), get("held"), r)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(get("id")), cell(get("typeid")), cell(get("refcount")),
+			cell(get("held")), text(truncate(get("repr"), 60)))
 	}
 	return tw.Flush()
 }
 
 // managerCall makes one server-level call on a fresh management
-// connection, as CPython's dispatch does, and returns the reply.
-func managerCall(ctx context.Context, addr manager.Address, key []byte, method string) (string, pickle.Value, error) {
+// connection, as CPython's dispatch does, and returns the reply. It gives
+// up after 30 s, or as soon as ctx is done (returning its cause).
+func managerCall(ctx context.Context, addr manager.Address, key []byte, method string) (_ string, _ pickle.Value, err error) {
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+	}()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, addr.Network, addr.Addr)
 	if err != nil {
 		return "", nil, err
 	}
 	defer nc.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	nc.SetDeadline(deadline)
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	// Cancelling ctx unblocks any read or write at once.
+	defer context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })()
 	wc := wire.NewConn(nc, nil)
 	if err := wire.ClientHandshake(wc, key); err != nil {
 		return "", nil, err
@@ -140,7 +144,7 @@ func managerCall(ctx context.Context, addr manager.Address, key []byte, method s
 	}
 	t, ok := v.(pickle.Tuple)
 	if !ok || len(t) != 2 {
-		return "", nil, fmt.Errorf("reply %s is not (kind, value)", pickle.Repr(v))
+		return "", nil, fmt.Errorf("reply %s is not (kind, value)", text(pickle.Repr(v)))
 	}
 	kind, _ := t[0].(string)
 	return kind, t[1], nil

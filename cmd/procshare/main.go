@@ -5,6 +5,10 @@
 //	procshare shm      list (ls) or remove (rm) named shared-memory segments
 //
 // Run "procshare help" or "procshare COMMAND -h" for each command's flags.
+//
+// SIGINT (Ctrl-C) or SIGTERM ends every command at once, with exit status
+// 1 and the signal named on stderr; serve stops gracefully (see "procshare
+// serve -h").
 package main
 
 import (
@@ -14,6 +18,7 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // command is one subcommand. Each lives in its own file and adds itself to
@@ -21,8 +26,22 @@ import (
 type command struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, args []string) error
+
+	// run runs the command. SIGINT and SIGTERM cancel ctx (with a cause
+	// naming the signal); run should then return promptly.
+	run func(ctx context.Context, args []string) error
+
+	// graceful commands (serve) are waited for however long they take to
+	// stop after the signal. Any other command that has not returned
+	// interruptGrace after it is abandoned and procshare exits: Ctrl-C
+	// must end it even if it is stuck in a system call that ctx cannot
+	// interrupt, such as opening a FIFO named on the command line.
+	graceful bool
 }
+
+// interruptGrace is how long a command that is not graceful may take to
+// return after SIGINT or SIGTERM, so that it can report what it did.
+const interruptGrace = time.Second
 
 var commands = map[string]command{}
 
@@ -46,10 +65,25 @@ func run(args []string) int {
 		usage()
 		return 2
 	}
-	// SIGINT and SIGTERM cancel ctx; commands shut down gracefully on it.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := c.run(ctx, args[1:]); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- c.run(ctx, args[1:]) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		if c.graceful {
+			err = <-done
+			break
+		}
+		select {
+		case err = <-done:
+		case <-time.After(interruptGrace):
+			err = context.Cause(ctx) // the command is abandoned
+		}
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "procshare %s: %v\n", c.name, err)
 		return 1
 	}

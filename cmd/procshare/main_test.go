@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -17,12 +18,36 @@ import (
 
 // TestMain lets a test run the command in a real child process: the test
 // binary re-executed with PROCSHARE_TEST_MAIN set to the command's
-// arguments, one per line.
+// arguments, one per line (and, on Linux, PROCSHARE_TEST_SHM_DIR to a
+// stand-in for /dev/shm, see runInShmDir).
 func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("PROCSHARE_TEST_MAIN"); ok {
+		if dir := os.Getenv("PROCSHARE_TEST_SHM_DIR"); dir != "" {
+			if err := bindShmDir(dir); err != nil {
+				fmt.Fprintf(os.Stderr, "stand-in /dev/shm: %v\n", err)
+				os.Exit(3)
+			}
+		}
 		os.Exit(run(strings.Split(args, "\n")))
 	}
 	os.Exit(m.Run())
+}
+
+// waitExit waits for cmd and returns its exit status (-1: killed by a
+// signal). If it has not exited after 60 s it is killed and the test
+// fails; the bound is no claim about speed.
+func waitExit(t *testing.T, cmd *exec.Cmd, what string) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("procshare %s has not exited after 60 s: it blocks", what)
+	}
+	return cmd.ProcessState.ExitCode()
 }
 
 // TestServeStopsOnSignal: "procshare serve", a process of its own, stops

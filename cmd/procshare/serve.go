@@ -17,8 +17,9 @@ import (
 
 func init() {
 	register(command{
-		name:    "serve",
-		summary: "run a manager server that Go and Python clients use",
+		name:     "serve",
+		summary:  "run a manager server that Go and Python clients use",
+		graceful: true,
 		run: func(ctx context.Context, args []string) error {
 			spareProcs()
 			return serveCommand(ctx, args, os.Stderr)

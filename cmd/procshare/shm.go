@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/procshare/procshare/shm"
@@ -26,12 +28,23 @@ const shmUsage = `usage:
   procshare shm ls [-a]      list the named segments procshare programs created
                              (-a: every segment, Python's too; creator unknown: pid 0)
   procshare shm rm NAME...   remove named segments (and their metadata)
-  procshare shm rm -dead     remove every listed segment whose creator has exited
+  procshare shm rm -dead [-all-users]
+                             remove every listed segment of yours whose creator
+                             has exited (-all-users: everybody's, as root)
 
 Named segments live in %s. "ls" shows those with a procshare metadata
 file (segments created by Python or other programs are not listed): name,
-size in bytes, creator pid, whether the creator still runs, creation time.
-A size of "-" means the segment is gone and only its metadata is left.
+size in bytes, owner, creator pid, whether the creator still runs,
+creation time, and a note on any problem. A size of "-" means the segment
+is gone and only its metadata is left.
+
+Any local user can write in that directory, so a metadata file is trusted
+only if it is a regular file (not a symbolic link, FIFO or device) of at
+most 64 KiB owned by the segment's owner; otherwise the segment is listed
+with pid 0, alive "?" and the reason in NOTE, and "rm -dead" leaves it
+alone. "rm -dead" removes only segments owned by you (by root when run as
+root) unless -all-users is given. Names that contain spaces, control
+characters or invalid UTF-8 are printed quoted, with Go escapes.
 `
 
 // shmCommand runs "procshare shm". Output goes to stdout, usage to stderr.
@@ -58,11 +71,15 @@ func shmCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs := flag.NewFlagSet("shm rm", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		fs.Usage = usage
-		dead := fs.Bool("dead", false, "remove every segment whose creator has exited")
+		dead := fs.Bool("dead", false, "remove every segment of yours whose creator has exited")
+		allUsers := fs.Bool("all-users", false, "with -dead: every user's segments, not only yours")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		return shmRemove(ctx, fs.Args(), *dead, stdout)
+		if *allUsers && !*dead {
+			return errors.New("rm: -all-users needs -dead")
+		}
+		return shmRemove(ctx, fs.Args(), *dead, *allUsers, stdout)
 	case "-h", "-help", "--help", "help":
 		usage()
 		return nil
@@ -80,12 +97,18 @@ func shmList(stdout io.Writer, all bool) error {
 	if err != nil {
 		return err
 	}
+	owners := map[int]string{}
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSIZE\tPID\tALIVE\tCREATED")
+	fmt.Fprintln(tw, "NAME\tSIZE\tOWNER\tPID\tALIVE\tCREATED\tNOTE")
 	for _, in := range infos {
 		size := "-"
 		if in.Size >= 0 {
 			size = fmt.Sprint(in.Size)
+		}
+		owner, ok := owners[in.UID]
+		if !ok {
+			owner = ownerName(in.UID)
+			owners[in.UID] = owner
 		}
 		alive := "no"
 		switch {
@@ -98,14 +121,33 @@ func shmList(stdout io.Writer, all bool) error {
 		if !in.Created.IsZero() { // modification time for other programs' segments
 			created = in.Created.Format("2006-01-02T15:04:05Z07:00")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", in.Name, size, in.PID, alive, created)
+		note := ""
+		var me *shm.MetaError
+		if errors.As(in.Err, &me) {
+			note = text(me.Reason)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", cell(in.Name), size, owner, in.PID, alive, created, note)
 	}
 	return tw.Flush()
 }
 
+// ownerName returns the user name of uid, or the number where it has
+// none; "-" for an unknown owner (-1).
+func ownerName(uid int) string {
+	if uid < 0 {
+		return "-"
+	}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return cell(u.Username)
+	}
+	return strconv.Itoa(uid)
+}
+
 // shmRemove removes each name (all of them, reporting every failure) and,
-// with dead, every listed segment whose creator has exited.
-func shmRemove(ctx context.Context, names []string, dead bool, stdout io.Writer) error {
+// with dead, every listed segment whose creator has exited: the caller's
+// own (owned by the effective uid), or everybody's with allUsers.
+// Segments whose metadata is not trusted are never removed as dead.
+func shmRemove(ctx context.Context, names []string, dead, allUsers bool, stdout io.Writer) error {
 	if len(names) == 0 && !dead {
 		return errors.New("rm: no segment names given")
 	}
@@ -114,8 +156,10 @@ func shmRemove(ctx context.Context, names []string, dead bool, stdout io.Writer)
 		if err != nil {
 			return err
 		}
+		me := os.Geteuid()
 		for _, in := range infos {
-			if !in.Alive && in.PID > 0 { // PID 0: unreadable metadata, creator unknown
+			// PID 0: unreadable or untrusted metadata, creator unknown.
+			if in.Err == nil && !in.Alive && in.PID > 0 && (allUsers || in.UID == me) {
 				names = append(names, in.Name)
 			}
 		}
@@ -123,13 +167,13 @@ func shmRemove(ctx context.Context, names []string, dead bool, stdout io.Writer)
 	var errs []error
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
-			return err
+			return context.Cause(ctx)
 		}
 		if err := shm.Remove(name); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(stdout, "removed %s\n", name)
+		fmt.Fprintf(stdout, "removed %s\n", cell(name))
 	}
 	return errors.Join(errs...)
 }

@@ -29,7 +29,7 @@ func TestShmLsRm(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := findLine(out.String(), name)
-	if f := strings.Fields(line); len(f) != 5 || f[1] != "4321" || f[2] != fmt.Sprint(os.Getpid()) || f[3] != "yes" {
+	if f := strings.Fields(line); len(f) != 6 || f[1] != "4321" || f[3] != fmt.Sprint(os.Getpid()) || f[4] != "yes" {
 		t.Errorf("ls line for our segment: %q\n%s", line, out.String())
 	}
 
@@ -51,7 +51,7 @@ func TestShmLsRm(t *testing.T) {
 	if err := shmCommand(context.Background(), []string{"ls", "-a"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if f := strings.Fields(findLine(out.String(), foreign)); len(f) != 5 || f[1] != "77" || f[2] != "0" || f[3] != "?" {
+	if f := strings.Fields(findLine(out.String(), foreign)); len(f) != 6 || f[1] != "77" || f[3] != "0" || f[4] != "?" {
 		t.Errorf("ls -a line for a foreign segment: %q", f)
 	}
 	if findLine(out.String(), name) == "" {
@@ -95,7 +95,7 @@ func TestShmDeadCreator(t *testing.T) {
 	if err := shmCommand(context.Background(), []string{"ls"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if f := strings.Fields(findLine(out.String(), name)); len(f) != 5 || f[3] != "no" {
+	if f := strings.Fields(findLine(out.String(), name)); len(f) != 6 || f[4] != "no" {
 		t.Fatalf("ls: want %s listed as not alive:\n%s", name, out.String())
 	}
 	out.Reset()
@@ -119,6 +119,7 @@ func TestShmErrors(t *testing.T) {
 		{"shm", "rm", ""},
 		{"shm", "rm", fmt.Sprintf("pstest_cli_missing_%d", os.Getpid())},
 		{"shm", "ls", "extra"},
+		{"shm", "rm", "-all-users"},
 	} {
 		if code := run(args); code != 1 {
 			t.Errorf("procshare %q exit code = %d, want 1", args, code)
