@@ -33,6 +33,10 @@ const (
 	offeredDigest   = "{" + defaultDigest + "}"
 )
 
+// refusedPrefix starts the frame a server sends instead of its challenge
+// when it does not take a connection (Refuse).
+const refusedPrefix = "#REFUSED# "
+
 var (
 	msgChallenge = []byte(challengePrefix)
 	msgWelcome   = []byte("#WELCOME#")
@@ -138,6 +142,24 @@ func ClientHandshake(c *Conn, authkey []byte) error {
 	return deliverChallenge(c, authkey)
 }
 
+// Refuse sends, on a freshly accepted connection and in place of the
+// server's challenge, the frame "#REFUSED# " + reason: the server does not
+// take the connection (it is at a connection limit, say) and will close it.
+// The reason is cut to fit the 256 bytes of a handshake frame. Peers report
+// it as follows: ClientHandshake returns an error wrapping ErrRefused that
+// carries the reason; a CPython 3.12+ client raises AuthenticationError
+// ("Protocol error, expected challenge: message=b'#REFUSED# ...'"), a
+// 3.8–3.11 client AssertionError ("message = b'#REFUSED# ...'"), both with
+// the reason in the message. Refuse blocks until the kernel has taken the
+// frame: bound it with c.SetWriteDeadline. The caller then closes c.
+func Refuse(c *Conn, reason string) error {
+	msg := refusedPrefix + reason
+	if len(msg) > handshakeMaxFrame {
+		msg = msg[:handshakeMaxFrame]
+	}
+	return c.WriteFrame([]byte(msg))
+}
+
 // deliverChallenge sends a 3.12+ challenge, verifies the answer and sends
 // the verdict (CPython's deliver_challenge).
 func deliverChallenge(c *Conn, key []byte) error {
@@ -189,6 +211,9 @@ func answerChallenge(c *Conn, key []byte) error {
 	m, err := c.readHandshake("reading the challenge")
 	if err != nil {
 		return err
+	}
+	if reason, ok := bytes.CutPrefix(m, []byte(refusedPrefix)); ok {
+		return &frameError{msg: "wire: connection refused by the server: " + strconv.QuoteToGraphic(string(reason)), errs: []error{ErrRefused}}
 	}
 	if !bytes.HasPrefix(m, msgChallenge) {
 		return handshakeError("expected #CHALLENGE#, got "+quoteStart(m), nil)
