@@ -26,8 +26,14 @@ type ServerConfig struct {
 	Authkey []byte
 
 	// MaxFrame is the largest request frame, in bytes, that the server
-	// reads; a longer one closes that connection. Zero means the wire
-	// package's default (64 MiB).
+	// reads. A longer request on an authenticated connection is not kept:
+	// its bytes are read and discarded (through a fixed buffer), it is
+	// answered with ('#ERROR', ValueError('procshare: request of N bytes
+	// exceeds the server's frame limit of M bytes (--max-frame)')), which a
+	// CPython proxy raises as that ValueError, and the connection goes on;
+	// the server logs it at WARN with the peer's address. During the
+	// handshake every frame is limited to 256 bytes and a longer one
+	// closes the connection. Zero means the wire package's default (64 MiB).
 	MaxFrame int64
 
 	// ReleaseOnDisconnect makes the server release Lock, Semaphore and

@@ -30,6 +30,8 @@ type srvConn struct {
 	polled  int          // requests served in the netpoller since the last try for a thread
 	name    string       // the client's process|thread name
 
+	skipping bool // an oversized request frame is being skipped (skipOversized)
+
 	call srvCall // the call in progress, reused for every request
 
 	// dead is closed when the peer is known to be gone (the socket
@@ -150,6 +152,11 @@ func (c *srvConn) serve() {
 	}
 	c.nc.SetDeadline(time.Time{})
 	frame, err := c.wc.ReadFrame()
+	tooLarge, skipped, err := c.skipOversized(err)
+	if skipped {
+		c.writeNow(tooLarge)
+		return
+	}
 	if err != nil {
 		c.logReadErr(err)
 		return
@@ -198,6 +205,31 @@ func (c *srvConn) finish() {
 	s.mu.Unlock()
 }
 
+// skipOversized handles a request frame over ServerConfig.MaxFrame; err
+// is ReadFrame's error, returned as it is if it is another one (or nil). It
+// logs the frame, discards its bytes and returns the reply for it, a
+// ValueError naming the limit, and true: the connection goes on. If the
+// skip fails it returns the skip's error; after a timeout, the next
+// ReadFrame reports the frame again and the skip resumes where it was.
+func (c *srvConn) skipOversized(err error) (srvReply, bool, error) {
+	var tl *wire.FrameTooLargeError
+	if !errors.As(err, &tl) {
+		return srvReply{}, false, err
+	}
+	if !c.skipping {
+		c.skipping = true
+		c.s.log.Warn("manager: request over the frame limit; its bytes are skipped",
+			"remote", c.nc.RemoteAddr(), "size", tl.Size, "max_frame", tl.Max)
+	}
+	if err := c.wc.SkipFrame(); err != nil {
+		return srvReply{}, false, err
+	}
+	c.skipping = false
+	return encodeReply(msgError, excf(excValueError,
+		"procshare: request of %d bytes exceeds the server's frame limit of %d bytes (--max-frame)",
+		tl.Size, tl.Max).value()), true, nil
+}
+
 func (c *srvConn) logReadErr(err error) {
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return
@@ -243,6 +275,7 @@ func (c *srvConn) serveObjects() {
 			c.dedicateThread()
 		}
 		frame, err := c.wc.ReadFrame()
+		tooLarge, skipped, err := c.skipOversized(err)
 		if err != nil {
 			if c.thread() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 				// Idle for threadIdle: the frame reader resumes
@@ -262,7 +295,10 @@ func (c *srvConn) serveObjects() {
 		c.call.reset(c.seq, c.pendingI == c.seq)
 		c.mu.Unlock()
 
-		reply := c.handle(frame)
+		reply := tooLarge
+		if !skipped {
+			reply = c.handle(frame)
+		}
 
 		c.mu.Lock()
 		c.running = false
