@@ -123,7 +123,16 @@ func unparsable(m []byte) string {
 // bound it with c.SetDeadline. On TCP it enables TCP_QUICKACK before each
 // read (see SetQuickAck). After any error, close c.
 func ServerHandshake(c *Conn, authkey []byte) error {
-	if err := deliverChallenge(c, authkey); err != nil {
+	return ServerHandshakeNotify(c, authkey, nil)
+}
+
+// ServerHandshakeNotify is ServerHandshake that calls proved (unless nil)
+// as soon as the client's answer to our challenge is verified, before the
+// #WELCOME# that tells the client so: whatever proved does therefore
+// happens before the client can complete its side of the handshake. A
+// server uses it to stop counting the connection as unauthenticated.
+func ServerHandshakeNotify(c *Conn, authkey []byte, proved func()) error {
+	if err := deliverChallenge(c, authkey, proved); err != nil {
 		return err
 	}
 	return answerChallenge(c, authkey)
@@ -139,7 +148,7 @@ func ClientHandshake(c *Conn, authkey []byte) error {
 	if err := answerChallenge(c, authkey); err != nil {
 		return err
 	}
-	return deliverChallenge(c, authkey)
+	return deliverChallenge(c, authkey, nil)
 }
 
 // Refuse sends, on a freshly accepted connection and in place of the
@@ -161,8 +170,9 @@ func Refuse(c *Conn, reason string) error {
 }
 
 // deliverChallenge sends a 3.12+ challenge, verifies the answer and sends
-// the verdict (CPython's deliver_challenge).
-func deliverChallenge(c *Conn, key []byte) error {
+// the verdict (CPython's deliver_challenge); proved, if not nil, is called
+// before a #WELCOME# is sent.
+func deliverChallenge(c *Conn, key []byte, proved func()) error {
 	var frame [len(challengePrefix) + len(offeredDigest) + modernRandomLen]byte
 	copy(frame[:], challengePrefix+offeredDigest)
 	if _, err := io.ReadFull(c.random(), frame[len(challengePrefix)+len(offeredDigest):]); err != nil {
@@ -180,6 +190,8 @@ func deliverChallenge(c *Conn, key []byte) error {
 	verdict := msgWelcome
 	if verr != nil {
 		verdict = msgFailure
+	} else if proved != nil {
+		proved()
 	}
 	if err := c.WriteFrame(verdict); err != nil && verr == nil {
 		return ioError("sending #WELCOME#", err)

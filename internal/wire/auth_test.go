@@ -242,3 +242,32 @@ func TestRefuse(t *testing.T) {
 		t.Fatalf("long reason: %d bytes written, %v", len(sc.out.Bytes()), err)
 	}
 }
+
+// ServerHandshakeNotify calls proved once the answer is verified and
+// before #WELCOME# is written; not at all for a wrong key.
+func TestServerHandshakeNotify(t *testing.T) {
+	t.Parallel()
+	a := goldenAnswers[0]
+	r := goldenResponses[0]
+	sc := newScriptConn(frame(a.answer, cat([]byte("#CHALLENGE#"), r.message), welcome))
+	c := wire.NewConn(sc, nil)
+	wire.SetRandom(c, bytes.NewReader(random40))
+	calls := 0
+	err := wire.ServerHandshakeNotify(c, goldenKey, func() {
+		calls++
+		if want := frame(challenge); !bytes.Equal(sc.out.Bytes(), want) {
+			t.Errorf("proved called after the server wrote % x", sc.out.Bytes())
+		}
+	})
+	if err != nil || calls != 1 {
+		t.Fatalf("err %v, %d calls", err, calls)
+	}
+
+	sc = newScriptConn(frame(a.answer))
+	c = wire.NewConn(sc, nil)
+	wire.SetRandom(c, bytes.NewReader(random40))
+	err = wire.ServerHandshakeNotify(c, []byte("another key"), func() { calls++ })
+	if !errors.Is(err, wire.ErrAuthFailed) || calls != 1 {
+		t.Fatalf("wrong key: err %v, %d calls", err, calls-1)
+	}
+}
