@@ -7,7 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/procshare/procshare/internal/pyenv"
+	"github.com/procshare/procshare/internal/wire"
 	"github.com/procshare/procshare/manager"
 )
 
@@ -222,4 +226,246 @@ func runLimitsPy(t *testing.T, py pyenv.Interpreter, ts *stServer, mode string, 
 		t.Fatalf("%s %s %s: %v\n%s", py.Name(), mode, ts.addr, err, out)
 	}
 	return string(out)
+}
+
+// limitServer is a server listening on both a Unix socket and TCP, so that
+// one test process is two peers.
+type limitServer struct {
+	srv        *manager.Server
+	log        *stLog
+	unix, tcp  *stServer // dialers for each listener (sharing srv)
+	unixAddr   string
+	tcpAddress string
+}
+
+func startLimitServer2(t *testing.T, cfg *manager.ServerConfig) *limitServer {
+	t.Helper()
+	ls := &limitServer{log: &stLog{}}
+	cfg.Authkey = stKey
+	cfg.Logger = ls.log.logger()
+	srv, err := manager.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.srv = srv
+	dir, err := os.MkdirTemp("", "pst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ls.unixAddr = filepath.Join(dir, "m.sock")
+	uln, err := manager.Listen(manager.Address{Network: "unix", Addr: ls.unixAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln, err := manager.Listen(manager.Address{Network: "tcp", Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.tcpAddress = tln.Addr().String()
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(context.Background(), uln) }()
+	go func() { errc <- srv.Serve(context.Background(), tln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		for i := 0; i < 2; i++ {
+			if err := <-errc; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		}
+	})
+	ls.unix = &stServer{t: t, srv: srv, addr: ls.unixAddr,
+		dial: func() (net.Conn, error) { return net.Dial("unix", ls.unixAddr) }}
+	ls.tcp = &stServer{t: t, srv: srv, addr: ls.tcpAddress,
+		dial: func() (net.Conn, error) { return net.Dial("tcp", ls.tcpAddress) }}
+	return ls
+}
+
+// refusedHandshake dials ts and requires the server to refuse the
+// connection with a reason containing want.
+func refusedHandshake(t *testing.T, ts *stServer, want string) {
+	t.Helper()
+	nc, err := ts.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	err = clientHandshake(nc, stKey)
+	if !errors.Is(err, wire.ErrRefused) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("handshake = %v, want a refusal containing %q", err, want)
+	}
+	expectClosedRaw(t, nc)
+}
+
+// admitted retries ts.conn until the server admits a connection again (a
+// closed connection's slot is given back when its goroutine ends).
+func admitted(t *testing.T, ts *stServer) *stConn {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		nc, err := ts.dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wc := wire.NewConn(nc, nil)
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		err = wire.ClientHandshake(wc, stKey)
+		if err == nil {
+			nc.SetDeadline(time.Time{})
+			t.Cleanup(func() { nc.Close() })
+			return &stConn{t: t, nc: nc, wc: wc}
+		}
+		nc.Close()
+		if !errors.Is(err, wire.ErrRefused) || time.Now().After(deadline) {
+			t.Fatalf("handshake: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// At MaxConnections a new client is refused with a clear error, whichever
+// client it is (raw, Go, CPython), and the server logs it; once a
+// connection closes, clients get in again.
+func TestServerMaxConnections(t *testing.T) {
+	t.Parallel()
+	ls := startLimitServer2(t, &manager.ServerConfig{MaxConnections: 2, MaxPeerConnections: -1})
+	first := ls.unix.conn()
+	ls.tcp.conn()
+	const reason = "procshare: connection refused: the server is at its limit of 2 connections (--max-connections)"
+	refusedHandshake(t, ls.unix, reason)
+	refusedHandshake(t, ls.tcp, reason)
+	ls.log.waitLog(t, "level=WARN", "connection refused", "remote=", "peer=", "limit of 2 connections")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := manager.Dial(ctx, ls.unixAddr, stKey, nil); !errors.Is(err, manager.ErrRefused) ||
+		!strings.Contains(err.Error(), reason) {
+		t.Fatalf("Go client: %v, want ErrRefused", err)
+	}
+	pys := pyenv.Interpreters()
+	if len(pys) > 1 {
+		pys = []pyenv.Interpreter{pys[0], pys[len(pys)-1]}
+	}
+	for _, py := range pys {
+		out := runLimitsPy(t, py, ls.unix, "refused")
+		if !strings.Contains(out, reason) {
+			t.Fatalf("%s: %s", py.Name(), out)
+		}
+		t.Logf("%s: %s", py.Name(), strings.TrimSpace(out))
+	}
+
+	first.nc.Close()
+	c := admitted(t, ls.unix)
+	kind, _ := c.call(nil, "dummy", nil, nil)
+	pyEq(t, kind, "#RETURN")
+}
+
+// One peer cannot take every slot: this process's TCP connections (peer
+// 127.0.0.1) stop at MaxPeerConnections, and so do its Unix-socket ones
+// (peer "process PID"), while another process still gets in. By default a
+// peer may hold half of MaxConnections.
+func TestServerMaxPeerConnections(t *testing.T) {
+	t.Parallel()
+	ls := startLimitServer2(t, &manager.ServerConfig{MaxConnections: 20, MaxPeerConnections: 3})
+	for i := 0; i < 3; i++ {
+		ls.tcp.conn()
+	}
+	refusedHandshake(t, ls.tcp, "procshare: connection refused: 127.0.0.1 holds 3 connections, the most one client may (--max-peer-connections)")
+	ls.log.waitLog(t, "level=WARN", "connection refused", "peer=127.0.0.1")
+	for i := 0; i < 3; i++ {
+		ls.unix.conn()
+	}
+	me := "process " + strconv.Itoa(os.Getpid())
+	refusedHandshake(t, ls.unix, me+" holds 3 connections")
+	ls.log.waitLog(t, "level=WARN", "connection refused", `peer="`+me+`"`)
+	if pys := pyenv.Interpreters(); len(pys) > 0 {
+		py := pys[len(pys)-1]
+		if out := runLimitsPy(t, py, ls.unix, "connect"); !strings.Contains(out, "OK") {
+			t.Fatalf("another process: %s", out)
+		}
+		// Over TCP it comes from the same IP address: the same peer.
+		if out := runLimitsPy(t, py, ls.tcp, "refused"); !strings.Contains(out, "127.0.0.1 holds 3 connections") {
+			t.Fatalf("another process over TCP: %s", out)
+		}
+	}
+
+	ls = startLimitServer2(t, &manager.ServerConfig{MaxConnections: 4})
+	ls.tcp.conn()
+	ls.tcp.conn()
+	refusedHandshake(t, ls.tcp, "127.0.0.1 holds 2 connections")
+	ls.unix.conn()
+}
+
+// At most half of MaxConnections are in the handshake at once: a new
+// connection then closes the one longest in the handshake, so peers that
+// connect and say nothing do not keep clients with the key out.
+func TestServerHandshakeSlots(t *testing.T) {
+	t.Parallel()
+	ls := startLimitServer2(t, &manager.ServerConfig{MaxConnections: 4, MaxPeerConnections: -1})
+	var silent []net.Conn
+	for i := 0; i < 2; i++ {
+		nc, err := ls.unix.dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		silent = append(silent, nc)
+	}
+	// Both are in the handshake once their challenges arrived.
+	for _, nc := range silent {
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := nc.Read(make([]byte, 4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := ls.unix.conn() // evicts silent[0]
+	expectClosedRaw(t, silent[0])
+	ls.log.waitLog(t, "level=WARN", "longest in the handshake")
+	kind, _ := c.call(nil, "dummy", nil, nil)
+	pyEq(t, kind, "#RETURN")
+}
+
+// IdleTimeout closes authenticated connections that send no request for
+// that long, on a dedicated thread or not, and logs it; a connection whose
+// call blocks in the server (a queue get) is not idle.
+func TestServerIdleTimeout(t *testing.T) {
+	const idle = 100 * time.Millisecond
+	for _, tr := range stTransports {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			ts, log := startLimitServer(t, tr, &manager.ServerConfig{IdleTimeout: idle})
+			qid, _ := ts.create("Queue")
+
+			// An authenticated connection that sends nothing.
+			expectClosed(t, ts.conn())
+			log.waitLog(t, "level=INFO", "closing an idle connection", "remote=", "idle_timeout=100ms")
+
+			// An object connection, busy enough for a dedicated thread
+			// (Unix and TCP), then idle.
+			o := ts.stObj()
+			for i := 0; i < 20; i++ {
+				o.must(qid, "qsize")
+			}
+			if tr != "pipe" && ts.srv.DedicatedThreadsForTest() == 0 {
+				t.Fatal("the busy connection has no dedicated thread")
+			}
+			expectClosed(t, o.stConn)
+
+			// A blocked get is not idle, however long it waits.
+			o = ts.stObj()
+			for i := 0; i < 20; i++ {
+				o.must(qid, "qsize")
+			}
+			o.send(qid, "get", nil, nil)
+			time.Sleep(10 * idle)
+			ts.stObj().must(qid, "put", "item")
+			o.nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+			kind, v := o.recv()
+			if kind != "#RETURN" || v != "item" {
+				t.Fatalf("blocked get: %s %s", kind, pyRepr(v))
+			}
+			// Idle again afterwards.
+			expectClosed(t, o.stConn)
+		})
+	}
 }

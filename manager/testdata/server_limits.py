@@ -2,7 +2,8 @@
 # Usage: python server_limits.py MODE ADDRESS AUTHKEY_HEX [ARG]
 #   oversize MAXFRAME: a value over the server's frame limit raises ValueError
 #     naming the limit, and the thread's connection (and new proxies) go on.
-#   refused: connecting is refused with a clear error.
+#   refused: connecting is refused; prints the exception.
+#   connect: connecting works (and a dict call).
 import multiprocessing
 import sys
 from multiprocessing.managers import SyncManager
@@ -55,5 +56,12 @@ elif mode == "refused":
         print("%s: %s" % (type(e).__name__, e))
     else:
         raise AssertionError("connected")
+elif mode == "connect":
+    m = SyncManager(address=address, authkey=key)
+    m.connect()
+    d = m.dict()
+    d["a"] = 1
+    assert d["a"] == 1
+    print("OK")
 else:
     raise SystemExit("unknown mode " + mode)
