@@ -469,3 +469,16 @@ func TestServerIdleTimeout(t *testing.T) {
 		})
 	}
 }
+
+func TestServerLimitsConfig(t *testing.T) {
+	t.Parallel()
+	if _, err := manager.NewServer(&manager.ServerConfig{Authkey: stKey, IdleTimeout: -time.Second}); err == nil {
+		t.Fatal("negative IdleTimeout accepted")
+	}
+	// Negative limits mean none: many connections from one peer get in.
+	ts, _ := startLimitServer(t, "unix", &manager.ServerConfig{MaxConnections: -1, MaxPeerConnections: -1})
+	for i := 0; i < 40; i++ {
+		ts.conn()
+	}
+	ts.mustServer("dummy")
+}
