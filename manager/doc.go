@@ -120,6 +120,15 @@
 //     are refused with a clear error. Condition(lock) accepts only a proxy
 //     of a Lock or RLock of the same server.
 //   - Client references are never released on disconnect, as in CPython.
+//   - Connections are bounded (ServerConfig.MaxConnections, by default from
+//     the descriptor limit, and MaxPeerConnections per peer); a client
+//     over a limit is refused with a "#REFUSED#" frame in place of the
+//     challenge, which CPython reports as AuthenticationError (3.12+) or
+//     AssertionError naming the limit. ServerConfig.IdleTimeout (off by
+//     default) closes connections idle that long. See PROTOCOL.md §3.1.
+//   - A request over ServerConfig.MaxFrame (64 MiB by default) is skipped
+//     and answered with a ValueError naming the limit; CPython's server
+//     has no limit.
 //
 // # Extensions
 //

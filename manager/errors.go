@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/procshare/procshare/internal/wire"
 	"github.com/procshare/procshare/pickle"
 )
 
@@ -23,6 +24,13 @@ var (
 	// manager broke (the server died or closed it) before the reply arrived.
 	// Whether the call took effect on the server is unknown.
 	ErrConnLost = errors.New("manager: connection to the manager lost")
+
+	// ErrRefused is wrapped by the error of a dial that procshare's server
+	// refused at one of its connection limits (ServerConfig.MaxConnections,
+	// MaxPeerConnections): the server sent its reason in place of the
+	// handshake's challenge, and the error's message carries it. Trying
+	// again later may succeed.
+	ErrRefused = wire.ErrRefused
 
 	// ErrProtocol is wrapped by the error returned when the manager sent
 	// something the protocol does not allow (a reply that is not a

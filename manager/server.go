@@ -25,9 +25,54 @@ type ServerConfig struct {
 	Authkey []byte
 
 	// MaxFrame is the largest request frame, in bytes, that the server
-	// reads; a longer one closes that connection. Zero means the wire
-	// package's default (64 MiB).
+	// reads. A longer request on an authenticated connection is not kept:
+	// its bytes are read and discarded (through a fixed buffer), it is
+	// answered with ('#ERROR', ValueError('procshare: request of N bytes
+	// exceeds the server's frame limit of M bytes (--max-frame)')), which a
+	// CPython proxy raises as that ValueError, and the connection goes on;
+	// the server logs it at WARN with the peer's address. During the
+	// handshake every frame is limited to 256 bytes and a longer one
+	// closes the connection. Zero means the wire package's default (64 MiB).
 	MaxFrame int64
+
+	// MaxConnections bounds the connections the server holds at once,
+	// those still in the handshake included, so that it never runs out of
+	// descriptors. A connection past the limit is accepted, sent a refusal
+	// in place of the handshake's challenge and closed at once: a CPython
+	// client raises AuthenticationError (3.12+) or AssertionError
+	// (3.8–3.11) with "procshare: connection refused: the server is at its
+	// limit of N connections" in the message, procshare's Go client
+	// returns an error wrapping ErrRefused, and the server logs it at WARN
+	// with the peer. At most half of the slots may be in the handshake at
+	// once; past that, the connection that has been in the handshake
+	// longest is closed to make room (a client with the key authenticates
+	// in one round trip). Zero means half of the process's descriptor
+	// limit (RLIMIT_NOFILE) less 32, and at least 16; a negative value
+	// means no limit.
+	MaxConnections int
+
+	// MaxPeerConnections bounds the connections one peer may hold, so that
+	// no peer alone can reach MaxConnections and lock the others out. A
+	// peer is an IP address for TCP; for a Unix socket, the process that
+	// connected (its pid, on Linux and macOS; on other systems all
+	// Unix-socket clients are one peer). Connections past it are refused
+	// as for MaxConnections. Zero means half of MaxConnections, rounded up
+	// (no limit when MaxConnections has none); a negative value means no
+	// limit per peer.
+	MaxPeerConnections int
+
+	// IdleTimeout closes an authenticated connection on which the server
+	// has waited that long for a request (the whole request must arrive
+	// within it). A connection whose call is being served, such as a queue
+	// get waiting for an item, is not idle however long the call blocks.
+	// CPython's server has no such timeout, and its clients do not expect
+	// one: a CPython proxy's connection belongs to its thread for the
+	// thread's life, and once the server has closed it every later call of
+	// that thread (through any proxy of this manager) fails with EOFError
+	// or BrokenPipeError. Set it for clients that make their calls and go.
+	// The server logs each close at INFO. Zero, the default, means no
+	// timeout.
+	IdleTimeout time.Duration
 
 	// ReleaseOnDisconnect makes the server release Lock, Semaphore and
 	// BoundedSemaphore acquisitions made over an object connection when
@@ -127,6 +172,7 @@ type Server struct {
 	log     *slog.Logger
 	table   srvTable
 	foreign foreignRefs              // references held on other managers
+	limits  connLimits               // MaxConnections, MaxPeerConnections
 	named   map[string]*srvEntry     // ExposedObject name -> its entry
 	own     atomic.Pointer[ownAddrs] // listener addresses (isLocal); replaced under mu
 
@@ -183,6 +229,9 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 	if cfg.MaxFrame < 0 {
 		return nil, fmt.Errorf("manager: negative MaxFrame %d", cfg.MaxFrame)
 	}
+	if cfg.IdleTimeout < 0 {
+		return nil, fmt.Errorf("manager: negative IdleTimeout %v", cfg.IdleTimeout)
+	}
 	s := &Server{
 		authkey:   append([]byte(nil), cfg.Authkey...),
 		cfg:       *cfg,
@@ -200,6 +249,7 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 	if err := s.foreign.init(s, cfg.Foreign); err != nil {
 		return nil, err
 	}
+	s.limits.init(cfg)
 	for _, x := range cfg.Expose {
 		if x.Name == "" {
 			return nil, errors.New("manager: ExposedObject with an empty Name")
@@ -315,9 +365,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		c := newSrvConn(s, nc, addrVal)
+		refusal, evicted := s.limits.admit(c)
+		if refusal != "" {
+			s.mu.Unlock()
+			s.refuse(nc, c.peer, refusal)
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.connWG.Add(1)
 		s.mu.Unlock()
+		if evicted != nil {
+			s.log.Warn("manager: closing the connection longest in the handshake to admit a new one",
+				"remote", evicted.nc.RemoteAddr(), "peer", evicted.peer)
+			evicted.closeSocket()
+		}
 		go c.serve()
 	}
 }

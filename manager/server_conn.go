@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"container/list"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -33,6 +34,11 @@ type srvConn struct {
 	polled  int          // requests served in the netpoller since the last try for a thread
 	name    string       // the client's process|thread name
 
+	skipping bool // an oversized request frame is being skipped (skipOversized)
+
+	peer   string        // who connected, for MaxPeerConnections (peerOf)
+	hsElem *list.Element // c in Server.limits' handshake list; guarded by limits.mu
+
 	call srvCall // the call in progress, reused for every request
 
 	// dead is closed when the peer is known to be gone (the socket
@@ -51,7 +57,7 @@ type srvConn struct {
 }
 
 func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
-	c := &srvConn{s: s, nc: nc, addrVal: addrVal, dead: make(chan struct{})}
+	c := &srvConn{s: s, nc: nc, addrVal: addrVal, peer: peerOf(nc), dead: make(chan struct{})}
 	c.rc = &srvNetConn{Conn: nc}
 	c.wc = wire.NewConn(c.rc, &wire.Config{MaxFrame: s.cfg.MaxFrame})
 	c.call.conn = c
@@ -93,7 +99,7 @@ func (c *srvConn) dedicateThread() {
 	if !s.takeThread() {
 		return
 	}
-	tc, err := detachConn(c.nc)
+	tc, err := detachConn(c.nc, c.s.cfg.IdleTimeout)
 	if err != nil {
 		s.putThread()
 		s.log.Debug("manager: connection stays in the netpoller", "remote", c.nc.RemoteAddr(), "err", err)
@@ -147,14 +153,25 @@ func (c *srvConn) serve() {
 	}()
 	defer c.finish()
 	c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	if err := wire.ServerHandshake(c.wc, s.authkey); err != nil {
+	// Once the client has proved it holds the key, it no longer takes
+	// one of the handshake's slots (see connLimits).
+	if err := wire.ServerHandshakeNotify(c.wc, s.authkey, func() { s.limits.authenticated(c) }); err != nil {
 		s.log.Debug("manager: handshake failed", "remote", c.nc.RemoteAddr(), "err", err)
 		return
 	}
 	c.nc.SetDeadline(time.Time{})
+	idleAt := c.waitRequest(time.Now())
 	frame, err := c.wc.ReadFrame()
+	tooLarge, skipped, err := c.skipOversized(err)
+	c.endWait()
+	if skipped {
+		c.writeNow(tooLarge)
+		return
+	}
 	if err != nil {
-		c.logReadErr(err)
+		if !c.idleClose(err, idleAt) {
+			c.logReadErr(err)
+		}
 		return
 	}
 	req, exc := parseRequest(frame)
@@ -199,6 +216,70 @@ func (c *srvConn) finish() {
 		delete(s.byID, c.id)
 	}
 	s.mu.Unlock()
+	s.limits.release(c)
+}
+
+// waitRequest arms ServerConfig.IdleTimeout for the wait for a request
+// that began at since: it returns when the connection becomes idle (the
+// zero time if there is no timeout) and sets that as the socket's read
+// deadline. On a dedicated thread, which has no deadlines, the thread's
+// read timeout (see detachConn) ends the wait instead.
+func (c *srvConn) waitRequest(since time.Time) time.Time {
+	d := c.s.cfg.IdleTimeout
+	if d <= 0 {
+		return time.Time{}
+	}
+	at := since.Add(d)
+	if c.thread() == nil {
+		c.nc.SetReadDeadline(at)
+	}
+	return at
+}
+
+// endWait clears the deadline waitRequest set, once a request has been
+// read: while the call runs, the watcher of a blocking call reads the
+// socket, and the call is not idle however long it blocks.
+func (c *srvConn) endWait() {
+	if c.s.cfg.IdleTimeout > 0 && c.thread() == nil {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+}
+
+// idleClose reports whether err, a failed read, is the end of a wait
+// that waitRequest armed until idleAt, and if so logs that the connection
+// is closed as idle.
+func (c *srvConn) idleClose(err error, idleAt time.Time) bool {
+	if idleAt.IsZero() || !errors.Is(err, os.ErrDeadlineExceeded) || time.Now().Before(idleAt) {
+		return false
+	}
+	c.s.log.Info("manager: closing an idle connection", "remote", c.nc.RemoteAddr(),
+		"idle_timeout", c.s.cfg.IdleTimeout)
+	return true
+}
+
+// skipOversized handles a request frame over ServerConfig.MaxFrame; err
+// is ReadFrame's error, returned as it is if it is another one (or nil). It
+// logs the frame, discards its bytes and returns the reply for it, a
+// ValueError naming the limit, and true: the connection goes on. If the
+// skip fails it returns the skip's error; after a timeout, the next
+// ReadFrame reports the frame again and the skip resumes where it was.
+func (c *srvConn) skipOversized(err error) (srvReply, bool, error) {
+	var tl *wire.FrameTooLargeError
+	if !errors.As(err, &tl) {
+		return srvReply{}, false, err
+	}
+	if !c.skipping {
+		c.skipping = true
+		c.s.log.Warn("manager: request over the frame limit; its bytes are skipped",
+			"remote", c.nc.RemoteAddr(), "size", tl.Size, "max_frame", tl.Max)
+	}
+	if err := c.wc.SkipFrame(); err != nil {
+		return srvReply{}, false, err
+	}
+	c.skipping = false
+	return encodeReply(msgError, excf(excValueError,
+		"procshare: request of %d bytes exceeds the server's frame limit of %d bytes (--max-frame)",
+		tl.Size, tl.Max).value()), true, nil
 }
 
 func (c *srvConn) logReadErr(err error) {
@@ -245,13 +326,22 @@ func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
 // (a pipelining client), and flushed when the input is drained or before
 // a call blocks.
 func (c *srvConn) serveObjects() {
+	var since time.Time // when the wait for the next request began (IdleTimeout)
 	for {
 		if c.thread() == nil && c.polled >= dedicateAfter {
 			c.polled = 0
 			c.dedicateThread()
 		}
+		if since.IsZero() && c.s.cfg.IdleTimeout > 0 {
+			since = time.Now()
+		}
+		idleAt := c.waitRequest(since)
 		frame, err := c.wc.ReadFrame()
+		tooLarge, skipped, err := c.skipOversized(err)
 		if err != nil {
+			if c.idleClose(err, idleAt) {
+				return
+			}
 			if c.thread() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 				// Idle for threadIdle: the frame reader resumes
 				// where it was, on the netpoller.
@@ -261,6 +351,8 @@ func (c *srvConn) serveObjects() {
 			c.logReadErr(err)
 			return
 		}
+		c.endWait()
+		since = time.Time{}
 		if c.thread() == nil {
 			c.polled++
 		}
@@ -270,7 +362,10 @@ func (c *srvConn) serveObjects() {
 		c.call.reset(c.seq, c.pendingI == c.seq)
 		c.mu.Unlock()
 
-		reply := c.handle(frame)
+		reply := tooLarge
+		if !skipped {
+			reply = c.handle(frame)
+		}
 
 		c.mu.Lock()
 		c.running = false

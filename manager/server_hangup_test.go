@@ -37,7 +37,7 @@ func TestPeerHungUp(t *testing.T) {
 					t.Fatal(err)
 				}
 				if detach {
-					tc, err := detachConn(server)
+					tc, err := detachConn(server, 0)
 					if err != nil {
 						t.Fatal(err)
 					}

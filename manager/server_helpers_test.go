@@ -26,9 +26,9 @@ var stKey = []byte("server-test-key")
 // stPipeListener is an in-memory net.Listener whose connections are
 // net.Pipe pairs.
 type stPipeListener struct {
-	ch     chan net.Conn
-	done   chan struct{}
-	once   sync.Once
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
 }
 
 func newStPipeListener() *stPipeListener {

@@ -166,9 +166,13 @@ func TestServerBadInput(t *testing.T) {
 			stWantExc(t, kind, v, "TypeError", "")
 			pyEq(t, o.must(id, "__len__"), int64(0))
 
-			// Oversized frame: closed.
+			// Oversized frame: skipped and answered (see
+			// TestServerOversizedRequest), then closed as any
+			// management connection.
 			c = ts.conn()
-			c.nc.Write(binary.BigEndian.AppendUint32(nil, 1<<20))
+			c.wc.WriteFrame(make([]byte, 1<<20))
+			kind, v = c.recv()
+			stWantExc(t, kind, v, "ValueError", "")
 			expectClosed(t, c)
 			// Truncated frame, then EOF.
 			c = ts.conn()

@@ -506,7 +506,7 @@ func TestServerDict(t *testing.T) {
 	ts.mustServer("decref", it)
 
 	kind, v = o.do(id, "__iter__")
-	pyEq(t, kind, "#RETURN")
+	pyEq(t, kind, "#PROXY")
 	it = v.(pickle.Tuple)[1].(*pickle.Object).State.(pickle.Tuple)[2].(string)
 	for n := 0; n < 7; n++ {
 		o.must(it, "__next__")

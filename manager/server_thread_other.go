@@ -5,6 +5,7 @@ package manager
 import (
 	"errors"
 	"net"
+	"time"
 )
 
 // threadConnSupported is false: without Unix descriptors every connection
@@ -14,7 +15,7 @@ const threadConnSupported = false
 // threadConn is never made on this system (takeThread always refuses).
 type threadConn struct{ net.Conn }
 
-func detachConn(net.Conn) (*threadConn, error) {
+func detachConn(net.Conn, time.Duration) (*threadConn, error) {
 	return nil, errors.New("manager: dedicated threads need a Unix system")
 }
 

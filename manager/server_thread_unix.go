@@ -61,10 +61,11 @@ var errDeadline = errors.New("manager: deadlines are not supported on a dedicate
 var threadIdle = 10 * time.Second
 
 // detachConn moves nc's socket out of Go's netpoller onto a blocking
-// descriptor and closes nc. On failure nc is left as it was, except if
+// descriptor and closes nc. Its reads time out after threadIdle, or after
+// idle (ServerConfig.IdleTimeout) if that is positive and shorter. On failure nc is left as it was, except if
 // fcntl fails on the new descriptor once nc is closed (it has no reason to):
 // then the connection is lost.
-func detachConn(nc net.Conn) (*threadConn, error) {
+func detachConn(nc net.Conn, idle time.Duration) (*threadConn, error) {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil, fmt.Errorf("manager: %T has no descriptor", nc)
@@ -85,7 +86,11 @@ func detachConn(nc net.Conn) (*threadConn, error) {
 	}
 	// The receive timeout is the socket's, shared with nc, whose
 	// non-blocking reads ignore it.
-	tv := unix.NsecToTimeval(threadIdle.Nanoseconds())
+	wait := threadIdle
+	if idle > 0 && idle < wait {
+		wait = idle
+	}
+	tv := unix.NsecToTimeval(wait.Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		unix.Close(fd)
 		return nil, os.NewSyscallError("setsockopt", err)
@@ -137,7 +142,7 @@ func (c *threadConn) Read(p []byte) (int, error) {
 		switch {
 		case err == unix.EINTR:
 			continue
-		case err == unix.EAGAIN: // SO_RCVTIMEO: threadIdle passed
+		case err == unix.EAGAIN: // SO_RCVTIMEO: threadIdle (or IdleTimeout) passed
 			return 0, &net.OpError{Op: "read", Net: c.laddr.Network(), Source: c.laddr, Addr: c.raddr, Err: os.ErrDeadlineExceeded}
 		case err != nil:
 			return 0, c.opError("read", err)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/procshare/procshare/manager"
@@ -62,6 +64,12 @@ never with its own (PROTOCOL.md 11.1). By default it dials no one.
 
 On startup it prints "procshare: serving on ADDRESS" on stderr (and writes
 ADDRESS to --addr-file), so scripts can use port 0.
+
+Limits (PROTOCOL.md section 3.1): a client over --max-connections or
+--max-peer-connections is refused at once with a message naming the limit
+(CPython raises AuthenticationError or AssertionError with it); a request
+over --max-frame gets a ValueError and the connection goes on. Refusals and
+oversized requests are logged at WARN, idle closes at INFO (with -v).
 
 flags:
 `
@@ -122,6 +130,11 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	addrFile := fs.String("addr-file", "", "write the listening address to this `file` once serving")
 	release := fs.Bool("release-on-disconnect", false, "release Lock/Semaphore acquisitions of clients whose connection dies")
 	threads := fs.Int("threads", 0, "object connections served by a blocking read on a thread of their own, the rest by Go's netpoller (0: 128; -1: none)")
+	maxFrame := sizeFlag(defaultMaxFrame)
+	fs.Var(&maxFrame, "max-frame", "largest request, as `bytes` or with a unit (64MiB, 512KiB, 1GiB, 10MB); a larger one is skipped and answered with a ValueError naming the limit (logged at WARN)")
+	maxConns := fs.Int("max-connections", 0, "connections held at once, in the handshake or not; past it a client is refused with an error naming the limit (logged at WARN). At most half of them may be in the handshake: past that the one longest in it is closed. 0: half the descriptor limit (ulimit -n) less 32; -1: no limit")
+	maxPeer := fs.Int("max-peer-connections", 0, "connections one peer may hold (a peer: an IP address for TCP, a process for a Unix socket), so that no peer alone reaches --max-connections; all local TCP clients are one peer. 0: half of --max-connections; -1: no limit")
+	idle := fs.Duration("idle-timeout", 0, "close a connection on which no request arrived for this long (e.g. 10m); a call blocked in the server is not idle. CPython proxies do not reconnect: a thread whose connection was closed fails on every later call. 0: never")
 	verbose := fs.Bool("v", false, "log connections, errors and recovered panics to stderr")
 	var expose exposeFlag
 	fs.Var(&expose, "expose", "a named shared object `NAME=TYPEID` (e.g. get_queue=Queue); repeatable")
@@ -161,6 +174,10 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		Authkey:             key,
 		ReleaseOnDisconnect: *release,
 		DedicatedThreads:    *threads,
+		MaxFrame:            int64(maxFrame),
+		MaxConnections:      *maxConns,
+		MaxPeerConnections:  *maxPeer,
+		IdleTimeout:         *idle,
 		Expose:              expose,
 		Foreign:             foreign,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
@@ -189,4 +206,48 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stderr, "procshare: server stopped")
 	return err
+}
+
+// defaultMaxFrame is --max-frame's default: the server's own default.
+const defaultMaxFrame = 64 << 20
+
+// sizeFlag is a byte count given as a number of bytes or with a unit:
+// B, KiB, MiB, GiB, TiB (powers of 1024) or kB, MB, GB, TB (powers of
+// 1000), the unit's case ignored.
+type sizeFlag int64
+
+var sizeUnits = []struct {
+	name string
+	mult int64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12}, {"b", 1},
+}
+
+// String gives the size in the largest binary unit that divides it.
+func (f *sizeFlag) String() string {
+	n := int64(*f)
+	for i := 3; i >= 0; i-- {
+		if u := sizeUnits[i]; n > 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + strings.ToUpper(u.name[:1]) + "iB"
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (f *sizeFlag) Set(s string) error {
+	num, mult := strings.TrimSpace(s), int64(1)
+	lower := strings.ToLower(num)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(lower, u.name) {
+			num, mult = strings.TrimSpace(num[:len(num)-len(u.name)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return fmt.Errorf("want a positive size in bytes, or with a unit (64MiB, 512KiB, 10MB), got %q", s)
+	}
+	*f = sizeFlag(n * mult)
+	return nil
 }

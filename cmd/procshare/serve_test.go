@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/procshare/procshare/internal/pyenv"
+	"github.com/procshare/procshare/internal/wire"
 	"github.com/procshare/procshare/manager"
 )
 
@@ -290,4 +294,124 @@ s.serve_forever()
 		!strings.Contains(out.String(), "[1, 2, 3]") {
 		t.Fatalf("inspect output:\n%s", out.String())
 	}
+}
+
+func TestSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{
+		"65536": 65536, "64MiB": 64 << 20, "512kib": 512 << 10, "1 GiB": 1 << 30, "10MB": 10e6,
+		"3kB": 3000, "100B": 100, "2TiB": 2 << 40,
+	} {
+		var f sizeFlag
+		if err := f.Set(in); err != nil || int64(f) != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, f, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "12XB", "MiB", "1.5MiB", "99999999999TiB"} {
+		var f sizeFlag
+		if err := f.Set(in); err == nil {
+			t.Errorf("Set(%q) accepted: %d", in, f)
+		}
+	}
+	for n, want := range map[sizeFlag]string{64 << 20: "64MiB", 3072: "3KiB", 1536: "1536"} {
+		if got := n.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", int64(n), got, want)
+		}
+	}
+}
+
+// startServe runs serveCommand with args on a Unix socket and returns its
+// address, the authkey and its stderr; it is stopped when the test ends.
+func startServe(t *testing.T, args ...string) (string, []byte, *syncBuffer) {
+	t.Helper()
+	dir := shortTempDir(t)
+	keyFile := filepath.Join(dir, "key")
+	os.WriteFile(keyFile, []byte("k3y"), 0o600)
+	addrFile := filepath.Join(dir, "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- serveCommand(ctx, append([]string{"--address", filepath.Join(dir, "m.sock"),
+			"--authkey-file", keyFile, "--addr-file", addrFile}, args...), stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return waitFile(t, addrFile), []byte("k3y"), stderr
+}
+
+// TestServeLimits: --max-frame, --max-connections and --idle-timeout reach
+// the server.
+func TestServeLimits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, key, stderr := startServe(t, "--max-frame", "64KiB")
+	c, err := manager.Dial(ctx, addr, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	d, err := c.NewDict(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Set(ctx, "big", make([]byte, 70000))
+	if err == nil || !strings.Contains(err.Error(), "exceeds the server's frame limit of 65536 bytes (--max-frame)") {
+		t.Fatalf("oversized Set: %v", err)
+	}
+	if err := d.Set(ctx, "small", 1); err != nil {
+		t.Fatal(err)
+	}
+	if want := "level=WARN msg=\"manager: request over the frame limit"; !strings.Contains(stderr.String(), want) {
+		t.Fatalf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+
+	addr, key, stderr = startServe(t, "--max-connections", "2", "--max-peer-connections", "-1")
+	for i := 0; i < 2; i++ {
+		authenticated(t, addr, key)
+	}
+	_, err = manager.Dial(ctx, addr, key, nil)
+	if !errors.Is(err, manager.ErrRefused) ||
+		!strings.Contains(err.Error(), "the server is at its limit of 2 connections (--max-connections)") {
+		t.Fatalf("over --max-connections: %v", err)
+	}
+	if want := "level=WARN msg=\"manager: connection refused"; !strings.Contains(stderr.String(), want) {
+		t.Fatalf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+
+	addr, key, stderr = startServe(t, "--idle-timeout", "50ms", "-v")
+	wc := authenticated(t, addr, key)
+	wc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := wc.ReadFrame(); err != io.EOF {
+		t.Fatalf("idle connection: %v, want EOF", err)
+	}
+	for !strings.Contains(stderr.String(), "closing an idle connection") {
+		if ctx.Err() != nil {
+			t.Fatalf("stderr: %s", stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := serveCommand(ctx, []string{"--max-frame", "0"}, stderr); err == nil {
+		t.Fatal("--max-frame 0 accepted")
+	}
+}
+
+// authenticated opens a connection to addr and authenticates it.
+func authenticated(t *testing.T, addr string, key []byte) *wire.Conn {
+	t.Helper()
+	nc, err := net.Dial("unix", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	wc := wire.NewConn(nc, nil)
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := wire.ClientHandshake(wc, key); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Time{})
+	return wc
 }

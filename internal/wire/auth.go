@@ -33,6 +33,10 @@ const (
 	offeredDigest   = "{" + defaultDigest + "}"
 )
 
+// refusedPrefix starts the frame a server sends instead of its challenge
+// when it does not take a connection (Refuse).
+const refusedPrefix = "#REFUSED# "
+
 var (
 	msgChallenge = []byte(challengePrefix)
 	msgWelcome   = []byte("#WELCOME#")
@@ -119,7 +123,16 @@ func unparsable(m []byte) string {
 // bound it with c.SetDeadline. On TCP it enables TCP_QUICKACK before each
 // read (see SetQuickAck). After any error, close c.
 func ServerHandshake(c *Conn, authkey []byte) error {
-	if err := deliverChallenge(c, authkey); err != nil {
+	return ServerHandshakeNotify(c, authkey, nil)
+}
+
+// ServerHandshakeNotify is ServerHandshake that calls proved (unless nil)
+// as soon as the client's answer to our challenge is verified, before the
+// #WELCOME# that tells the client so: whatever proved does therefore
+// happens before the client can complete its side of the handshake. A
+// server uses it to stop counting the connection as unauthenticated.
+func ServerHandshakeNotify(c *Conn, authkey []byte, proved func()) error {
+	if err := deliverChallenge(c, authkey, proved); err != nil {
 		return err
 	}
 	return answerChallenge(c, authkey)
@@ -135,12 +148,31 @@ func ClientHandshake(c *Conn, authkey []byte) error {
 	if err := answerChallenge(c, authkey); err != nil {
 		return err
 	}
-	return deliverChallenge(c, authkey)
+	return deliverChallenge(c, authkey, nil)
+}
+
+// Refuse sends, on a freshly accepted connection and in place of the
+// server's challenge, the frame "#REFUSED# " + reason: the server does not
+// take the connection (it is at a connection limit, say) and will close it.
+// The reason is cut to fit the 256 bytes of a handshake frame. Peers report
+// it as follows: ClientHandshake returns an error wrapping ErrRefused that
+// carries the reason; a CPython 3.12+ client raises AuthenticationError
+// ("Protocol error, expected challenge: message=b'#REFUSED# ...'"), a
+// 3.8–3.11 client AssertionError ("message = b'#REFUSED# ...'"), both with
+// the reason in the message. Refuse blocks until the kernel has taken the
+// frame: bound it with c.SetWriteDeadline. The caller then closes c.
+func Refuse(c *Conn, reason string) error {
+	msg := refusedPrefix + reason
+	if len(msg) > handshakeMaxFrame {
+		msg = msg[:handshakeMaxFrame]
+	}
+	return c.WriteFrame([]byte(msg))
 }
 
 // deliverChallenge sends a 3.12+ challenge, verifies the answer and sends
-// the verdict (CPython's deliver_challenge).
-func deliverChallenge(c *Conn, key []byte) error {
+// the verdict (CPython's deliver_challenge); proved, if not nil, is called
+// before a #WELCOME# is sent.
+func deliverChallenge(c *Conn, key []byte, proved func()) error {
 	var frame [len(challengePrefix) + len(offeredDigest) + modernRandomLen]byte
 	copy(frame[:], challengePrefix+offeredDigest)
 	if _, err := io.ReadFull(c.random(), frame[len(challengePrefix)+len(offeredDigest):]); err != nil {
@@ -158,6 +190,8 @@ func deliverChallenge(c *Conn, key []byte) error {
 	verdict := msgWelcome
 	if verr != nil {
 		verdict = msgFailure
+	} else if proved != nil {
+		proved()
 	}
 	if err := c.WriteFrame(verdict); err != nil && verr == nil {
 		return ioError("sending #WELCOME#", err)
@@ -189,6 +223,9 @@ func answerChallenge(c *Conn, key []byte) error {
 	m, err := c.readHandshake("reading the challenge")
 	if err != nil {
 		return err
+	}
+	if reason, ok := bytes.CutPrefix(m, []byte(refusedPrefix)); ok {
+		return &frameError{msg: "wire: connection refused by the server: " + strconv.QuoteToGraphic(string(reason)), errs: []error{ErrRefused}}
 	}
 	if !bytes.HasPrefix(m, msgChallenge) {
 		return handshakeError("expected #CHALLENGE#, got "+quoteStart(m), nil)

@@ -218,3 +218,56 @@ func TestHandshakeBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A refusal in place of the challenge is ErrRefused with the server's
+// reason; a reason too long for a handshake frame is cut.
+func TestRefuse(t *testing.T) {
+	t.Parallel()
+	sc := newScriptConn(nil)
+	if err := wire.Refuse(wire.NewConn(sc, nil), "too many connections"); err != nil {
+		t.Fatal(err)
+	}
+	if want := frame([]byte("#REFUSED# too many connections")); !bytes.Equal(sc.out.Bytes(), want) {
+		t.Fatalf("Refuse wrote % x, want % x", sc.out.Bytes(), want)
+	}
+	err := wire.ClientHandshake(wire.NewConn(newScriptConn(sc.out.Bytes()), nil), []byte("k"))
+	if !errors.Is(err, wire.ErrRefused) || err.Error() != `wire: connection refused by the server: "too many connections"` {
+		t.Fatalf("ClientHandshake = %v", err)
+	}
+
+	sc = newScriptConn(nil)
+	wire.Refuse(wire.NewConn(sc, nil), strings.Repeat("x", 300))
+	err = wire.ClientHandshake(wire.NewConn(newScriptConn(sc.out.Bytes()), nil), []byte("k"))
+	if !errors.Is(err, wire.ErrRefused) || len(sc.out.Bytes()) != 4+256 {
+		t.Fatalf("long reason: %d bytes written, %v", len(sc.out.Bytes()), err)
+	}
+}
+
+// ServerHandshakeNotify calls proved once the answer is verified and
+// before #WELCOME# is written; not at all for a wrong key.
+func TestServerHandshakeNotify(t *testing.T) {
+	t.Parallel()
+	a := goldenAnswers[0]
+	r := goldenResponses[0]
+	sc := newScriptConn(frame(a.answer, cat([]byte("#CHALLENGE#"), r.message), welcome))
+	c := wire.NewConn(sc, nil)
+	wire.SetRandom(c, bytes.NewReader(random40))
+	calls := 0
+	err := wire.ServerHandshakeNotify(c, goldenKey, func() {
+		calls++
+		if want := frame(challenge); !bytes.Equal(sc.out.Bytes(), want) {
+			t.Errorf("proved called after the server wrote % x", sc.out.Bytes())
+		}
+	})
+	if err != nil || calls != 1 {
+		t.Fatalf("err %v, %d calls", err, calls)
+	}
+
+	sc = newScriptConn(frame(a.answer))
+	c = wire.NewConn(sc, nil)
+	wire.SetRandom(c, bytes.NewReader(random40))
+	err = wire.ServerHandshakeNotify(c, []byte("another key"), func() { calls++ })
+	if !errors.Is(err, wire.ErrAuthFailed) || calls != 1 {
+		t.Fatalf("wrong key: err %v, %d calls", err, calls-1)
+	}
+}

@@ -63,8 +63,10 @@ type Config struct {
 // way to bound or interrupt them. A deadline expiring is not fatal: a
 // ReadFrame that failed with a timeout in the middle of a frame resumes that
 // frame on the next call, and bytes a write could not send stay buffered
-// until the next Flush. Other errors (EOF, a closed socket, an oversized or
-// malformed length) leave the connection unusable.
+// until the next Flush. A frame longer than Config.MaxFrame can be skipped
+// with SkipFrame, after which reading goes on with the next frame. Other
+// errors (EOF, a closed socket, a malformed length) leave the connection
+// unusable.
 //
 // A Conn has no zero value; create it with NewConn.
 type Conn struct {
@@ -79,7 +81,8 @@ type Conn struct {
 	rlen   int64  // payload length of the frame in progress, -1 between frames
 	rgot   int    // bytes of that payload already copied into rbuf
 	peeked int    // bytes of r's buffer handed out by the last ReadFrame, to discard
-	rerr   error  // sticky: the stream cannot be resynchronised
+	skip   uint64 // payload bytes of a refused oversized frame still to discard (SkipFrame)
+	rerr   error  // sticky: the stream cannot be resynchronised (until SkipFrame, for an oversized frame)
 
 	// Writer state, owned by the goroutine writing.
 	wbuf []byte      // encoded frames not yet written
@@ -139,7 +142,9 @@ func (c *Conn) Buffered() int { return c.r.Buffered() - c.peeked }
 // stream ends inside a frame, io.ErrUnexpectedEOF. A frame longer than
 // Config.MaxFrame gives a *FrameTooLargeError (errors.Is ErrFrameTooLarge)
 // and a negative length other than -1 gives an error wrapping ErrBadFrame;
-// both are reported before any allocation and leave the Conn unusable.
+// both are reported before any allocation. After a *FrameTooLargeError,
+// ReadFrame keeps returning it until SkipFrame has discarded that frame's
+// payload; after ErrBadFrame the Conn is unusable for reading.
 //
 // Memory: a frame of up to 16 KiB is returned from the read buffer without
 // a copy. A larger one is assembled in a buffer that grows as its bytes
@@ -183,6 +188,8 @@ func (c *Conn) readFrame(limit int64) ([]byte, error) {
 			return nil, c.rerr
 		}
 		if n > uint64(limit) {
+			c.r.Discard(header(h).size())
+			c.skip = n
 			c.rerr = &FrameTooLargeError{Size: n, Max: limit}
 			return nil, c.rerr
 		}
@@ -225,6 +232,35 @@ func (c *Conn) readFrame(limit int64) ([]byte, error) {
 	}
 	c.rlen = -1
 	return c.rbuf[:n], nil
+}
+
+// SkipFrame reads and discards the payload of the frame that ReadFrame
+// refused with a *FrameTooLargeError, through the Conn's read buffer (it
+// allocates nothing, whatever the frame's size), so that the next ReadFrame
+// reads the frame after it. It blocks until the whole payload has arrived
+// and honours read deadlines: after a timeout, calling it again goes on
+// where it stopped. If the stream ends first it returns
+// io.ErrUnexpectedEOF. With no oversized frame pending it returns nil, or
+// the Conn's sticky error (ErrBadFrame). Same goroutine rules as ReadFrame.
+//
+// Skipping costs the time to receive the payload: a server should skip
+// only for an authenticated peer and close the connection otherwise.
+func (c *Conn) SkipFrame() error {
+	if c.skip == 0 {
+		return c.rerr
+	}
+	for c.skip > 0 {
+		if c.r.Buffered() == 0 {
+			c.quickAck() // as in readFrame: the body may wait for our ACK
+		}
+		m, err := c.r.Discard(int(min(c.skip, uint64(c.r.Size()))))
+		c.skip -= uint64(m)
+		if err != nil && c.skip > 0 {
+			return unexpected(err)
+		}
+	}
+	c.rerr = nil
+	return nil
 }
 
 // unexpected maps an end of stream inside a frame to io.ErrUnexpectedEOF.

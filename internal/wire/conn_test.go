@@ -402,3 +402,94 @@ func TestCloseUnblocksRead(t *testing.T) {
 		})
 	}
 }
+
+// SkipFrame discards a frame over the limit without buffering it, and
+// reading goes on with the next frame; a frame cut short by the end of the
+// stream is io.ErrUnexpectedEOF.
+func TestSkipFrame(t *testing.T) {
+	t.Parallel()
+	cfg := &wire.Config{MaxFrame: 100}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		size uint64
+	}{
+		{"short form", frame(payload(101), []byte("next")), 101},
+		{"larger than the read buffer", frame(payload(3*wire.ReadBufferSize+7), []byte("next")), 3*wire.ReadBufferSize + 7},
+		{"long form", cat(unhex("ffffffff 0000000000000200"), payload(0x200), frame([]byte("next"))), 0x200},
+	} {
+		c := wire.NewConn(newScriptConn(tc.in), cfg)
+		_, err := c.ReadFrame()
+		var ftl *wire.FrameTooLargeError
+		if !errors.As(err, &ftl) || ftl.Size != tc.size {
+			t.Fatalf("%s: %v, want a FrameTooLargeError of %d bytes", tc.name, err, tc.size)
+		}
+		if _, err2 := c.ReadFrame(); err2 != err {
+			t.Fatalf("%s: ReadFrame before SkipFrame = %v, want the same error", tc.name, err2)
+		}
+		if err := c.SkipFrame(); err != nil {
+			t.Fatalf("%s: SkipFrame: %v", tc.name, err)
+		}
+		if p, err := c.ReadFrame(); err != nil || string(p) != "next" {
+			t.Fatalf("%s: after SkipFrame: %q, %v", tc.name, p, err)
+		}
+		if wire.ReadBufferCap(c) != 0 {
+			t.Fatalf("%s: allocated a %d-byte buffer", tc.name, wire.ReadBufferCap(c))
+		}
+		if err := c.SkipFrame(); err != nil {
+			t.Fatalf("%s: SkipFrame with nothing to skip: %v", tc.name, err)
+		}
+	}
+
+	c := wire.NewConn(newScriptConn(cat(unhex("00001000"), payload(100))), cfg)
+	if _, err := c.ReadFrame(); !errors.Is(err, wire.ErrFrameTooLarge) {
+		t.Fatal(err)
+	}
+	if err := c.SkipFrame(); err != io.ErrUnexpectedEOF {
+		t.Fatalf("truncated: SkipFrame = %v, want io.ErrUnexpectedEOF", err)
+	}
+
+	c = wire.NewConn(newScriptConn(unhex("fffffffe")), cfg)
+	_, err := c.ReadFrame()
+	if err2 := c.SkipFrame(); !errors.Is(err, wire.ErrBadFrame) || err2 != err {
+		t.Fatalf("bad length: SkipFrame = %v after %v, want the sticky error", err2, err)
+	}
+}
+
+// A read deadline that expires while SkipFrame waits does not lose its
+// place: the next call goes on, and the frame after it reads whole.
+func TestSkipFrameResumes(t *testing.T) {
+	t.Parallel()
+	a, b := listenPair(t, "unix", t.TempDir()+"/s")
+	r := wire.NewConn(b, &wire.Config{MaxFrame: 100})
+	full := frame(payload(50000), []byte("next"))
+	cut := 4 + 20000
+	next := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Write(full[:cut])
+		if err == nil {
+			<-next
+			_, err = a.Write(full[cut:])
+		}
+		errc <- err
+	}()
+	if _, err := r.ReadFrame(); !errors.Is(err, wire.ErrFrameTooLarge) {
+		t.Fatal(err)
+	}
+	r.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if err := r.SkipFrame(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("SkipFrame = %v, want a timeout", err)
+	}
+	r.SetReadDeadline(time.Time{})
+	close(next)
+	if err := r.SkipFrame(); err != nil {
+		t.Fatalf("SkipFrame after the timeout: %v", err)
+	}
+	if p, err := r.ReadFrame(); err != nil || string(p) != "next" {
+		t.Fatalf("after SkipFrame: %q, %v", p, err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -30,7 +30,9 @@
 // rejects, before allocating anything, a length above [Config].MaxFrame
 // ([*FrameTooLargeError], 64 MiB by default) and a negative 4-byte length
 // other than -1 ([ErrBadFrame]; CPython would read such a header as an empty
-// payload, but no CPython sender writes one). [Conn.WriteFrame] writes the
+// payload, but no CPython sender writes one). [Conn.SkipFrame] discards the
+// payload of a frame over the limit, through the fixed read buffer, so that
+// a server can answer the request with an error and go on reading. [Conn.WriteFrame] writes the
 // long form only above 0x7fffffff bytes, so CPython 3.7 and older can read
 // everything else. The end of the stream between two frames is a clean
 // close (io.EOF); inside a frame it is io.ErrUnexpectedEOF.
@@ -57,6 +59,12 @@
 //
 // [ServerHandshake] plays the server's lines (deliver, then answer),
 // [ClientHandshake] the client's (answer, then deliver).
+//
+// A server that does not take a connection (at a connection limit) sends,
+// in place of its challenge, one frame "#REFUSED# " + reason ([Refuse]) and
+// closes. ClientHandshake reports it as [ErrRefused] with the reason; CPython
+// clients, which expect a challenge, raise AuthenticationError (3.12+) or
+// AssertionError (3.8–3.11) with the frame's bytes in the message.
 //
 // Legacy form (CPython 3.8–3.11 challengers): M is 20 random bytes (the
 // challenge frame is 31 bytes) and the answer is the raw 16-byte

@@ -8,9 +8,10 @@ import (
 // Framing errors.
 var (
 	// ErrFrameTooLarge is matched (errors.Is) by every *FrameTooLargeError:
-	// a peer announced a frame longer than the reader's limit. The
-	// connection is no longer usable for reading: the announced payload was
-	// not consumed.
+	// a peer announced a frame longer than the reader's limit. Its payload
+	// has not been read: Conn.SkipFrame discards it, after which the
+	// connection can be read again. In the handshake it fails the
+	// handshake (wrapped in ErrBadHandshake).
 	ErrFrameTooLarge = errors.New("wire: frame too large")
 
 	// ErrBadFrame reports a length prefix no CPython sender produces: a
@@ -26,6 +27,12 @@ var (
 	// #FAILURE#), or the peer rejected our answer (it sent us #FAILURE#).
 	// The connection must be closed.
 	ErrAuthFailed = errors.New("wire: authentication failed")
+
+	// ErrRefused means the server sent a refusal (#REFUSED# and a reason,
+	// see Refuse) instead of its challenge: it did not take the connection,
+	// typically because it is at a connection limit. The error's message
+	// carries the server's reason. The server closes the connection.
+	ErrRefused = errors.New("wire: connection refused by the server")
 
 	// ErrBadHandshake means the peer did not follow the handshake protocol:
 	// a message that is not a #CHALLENGE#, a challenge too short or naming
