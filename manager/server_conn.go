@@ -30,7 +30,8 @@ type srvConn struct {
 	polled  int          // requests served in the netpoller since the last try for a thread
 	name    string       // the client's process|thread name
 
-	call srvCall // the call in progress, reused for every request
+	call srvCall  // the call in progress, reused for every request
+	mem  memScope // memory the call in progress holds until its reply is written
 
 	// dead is closed when the peer is known to be gone (the socket
 	// watcher saw EOF or an error) or the server stops.
@@ -48,7 +49,7 @@ type srvConn struct {
 }
 
 func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
-	c := &srvConn{s: s, nc: nc, addrVal: addrVal, dead: make(chan struct{})}
+	c := &srvConn{s: s, nc: nc, addrVal: addrVal, dead: make(chan struct{}), mem: memScope{b: &s.mem}}
 	c.rc = &srvNetConn{Conn: nc}
 	c.wc = wire.NewConn(c.rc, &wire.Config{MaxFrame: s.cfg.MaxFrame})
 	c.call.conn = c
@@ -154,7 +155,7 @@ func (c *srvConn) serve() {
 		c.logReadErr(err)
 		return
 	}
-	req, exc := parseRequest(frame)
+	req, exc := parseRequest(&c.mem, frame)
 	if exc != nil {
 		c.writeNow(encodeReply(msgTraceback, formatTraceback("serve_client", exc)))
 		return
@@ -181,6 +182,7 @@ func (c *srvConn) serve() {
 func (c *srvConn) finish() {
 	c.markDead()
 	c.closeSocket()
+	c.mem.done()
 	s := c.s
 	if tc := c.thread(); tc != nil {
 		tc.release()
@@ -288,6 +290,9 @@ func (c *srvConn) serveObjects() {
 		if err == nil && c.wc.Buffered() == 0 {
 			err = c.wc.Flush()
 		}
+		// The reply is written or copied to the output buffer (which
+		// stays under 64 KiB): what the call held is given back.
+		c.mem.done()
 		if err != nil {
 			c.s.log.Debug("manager: reply write failed", "remote", c.nc.RemoteAddr(), "err", err)
 			c.runUndo()
@@ -340,7 +345,7 @@ func (c *srvConn) handle(frame []byte) (reply srvReply) {
 				excf(excRuntimeError, "procshare: internal error: %v", r)))
 		}
 	}()
-	req, exc := parseRequest(frame)
+	req, exc := parseRequest(&c.mem, frame)
 	if exc != nil {
 		return encodeReply(msgTraceback, formatTraceback("serve_client", exc))
 	}
