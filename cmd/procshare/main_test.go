@@ -22,7 +22,11 @@ func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("PROCSHARE_TEST_MAIN"); ok {
 		os.Exit(run(strings.Split(args, "\n")))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if plain.path != "" {
+		os.RemoveAll(filepath.Dir(plain.path)) // plainBinary's build
+	}
+	os.Exit(code)
 }
 
 // TestServeStopsOnSignal: "procshare serve", a process of its own, stops

@@ -11,6 +11,8 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/procshare/procshare/manager"
@@ -52,6 +54,12 @@ The authkey is mandatory. Without --authkey-file, 32 random bytes are
 written to a new file (mode 0600) whose path is printed; give that file to
 the clients. The key is the file's bytes exactly (no newline is stripped).
 
+Memory: --max-memory bounds what the server's objects store plus what calls
+hold until their replies are written (default 1GiB); a call that would pass
+it raises MemoryError in the client and changes nothing. Sizes are
+estimates: the process uses somewhat more. Unless GOMEMLIMIT is set, the Go
+runtime's soft memory limit is set to 1.5 times the budget plus 64MiB.
+
 On startup it prints "procshare: serving on ADDRESS" on stderr (and writes
 ADDRESS to --addr-file), so scripts can use port 0.
 
@@ -78,6 +86,47 @@ func (e *exposeFlag) Set(s string) error {
 	return nil
 }
 
+// sizeFlag is a --max-memory SIZE: bytes, or a number with a unit (KiB,
+// MiB, GiB, TiB or K, M, G, T: powers of 1024), 0 for the default, -1 for
+// no limit.
+type sizeFlag int64
+
+func (f *sizeFlag) String() string { return strconv.FormatInt(int64(*f), 10) }
+
+func (f *sizeFlag) Set(s string) error {
+	num, unit := s, int64(1)
+	for i, u := range []string{"K", "M", "G", "T"} {
+		for _, suffix := range []string{u + "iB", u + "B", u} {
+			if n, ok := strings.CutSuffix(s, suffix); ok && len(n) > 0 {
+				num, unit = n, 1<<(10*(i+1))
+				break
+			}
+		}
+		if unit != 1 {
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < -1 || unit > 1 && n < 0 || n > (1<<62)/unit {
+		return fmt.Errorf("want a size such as 512MiB, 2GiB or 1073741824 (0: default, -1: no limit), got %q", s)
+	}
+	*f = sizeFlag(n * unit)
+	return nil
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit from the server's
+// budget, unless GOMEMLIMIT is set: the garbage collector then works harder
+// as the heap nears it rather than letting garbage double the heap.
+func setMemoryLimit(budget int64) {
+	if os.Getenv("GOMEMLIMIT") != "" || budget < 0 {
+		return
+	}
+	if budget == 0 {
+		budget = manager.DefaultMaxMemory
+	}
+	debug.SetMemoryLimit(budget + budget/2 + 64<<20)
+}
+
 // serveCommand runs "procshare serve" until ctx is cancelled or a client
 // sends shutdown. Messages go to stderr.
 func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
@@ -93,6 +142,8 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	release := fs.Bool("release-on-disconnect", false, "release Lock/Semaphore acquisitions of clients whose connection dies")
 	threads := fs.Int("threads", 0, "object connections served by a blocking read on a thread of their own, the rest by Go's netpoller (0: 128; -1: none)")
 	verbose := fs.Bool("v", false, "log connections, errors and recovered panics to stderr")
+	var maxMemory sizeFlag
+	fs.Var(&maxMemory, "max-memory", "memory budget `SIZE` for stored values and replies in flight, e.g. 512MiB (0: 1GiB; -1: no limit)")
 	var expose exposeFlag
 	fs.Var(&expose, "expose", "a named shared object `NAME=TYPEID` (e.g. get_queue=Queue); repeatable")
 	if err := fs.Parse(args); err != nil {
@@ -117,12 +168,14 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		Authkey:             key,
 		ReleaseOnDisconnect: *release,
 		DedicatedThreads:    *threads,
+		MaxMemory:           int64(maxMemory),
 		Expose:              expose,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(int64(maxMemory))
 	ln, err := manager.Listen(addr)
 	if err != nil {
 		return err
