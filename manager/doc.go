@@ -129,6 +129,13 @@
 //   - A request over ServerConfig.MaxFrame (64 MiB by default) is skipped
 //     and answered with a ValueError naming the limit; CPython's server
 //     has no limit.
+//   - The server has a memory budget (ServerConfig.MaxMemory, 1 GiB by
+//     default) for what its objects store and what calls hold until their
+//     replies are written: a call that would pass it (l.extend(range(2**24)),
+//     l * 10**8, a huge repr, one slow reader too many of a large item)
+//     raises MemoryError before allocating and changes nothing, where
+//     CPython's server would allocate until the machine runs out. See
+//     PROTOCOL.md §7.1.
 //
 // # Extensions
 //

@@ -20,6 +20,7 @@ type objArray struct {
 	mu    sync.Mutex
 	code  string
 	items []pickle.Value
+	mem   memStored // costItem per item
 }
 
 func init() {
@@ -38,7 +39,7 @@ var arrayInit = srvParams{fn: "Array", names: []string{"typecode", "sequence", "
 
 var objGlobalArray = pickle.Global{Module: "array", Name: "array"}
 
-func newObjArray(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjArray(s *Server, m *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	a := []pickle.Value{nil, nil, true}
 	if err := arrayInit.bind(args, kw, a); err != nil {
 		return nil, err
@@ -53,12 +54,13 @@ func newObjArray(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) 
 	if _, ok := arrayItemSize[code]; !ok {
 		return nil, valueErrorf("bad typecode (must be b, B, u, w, h, H, i, I, l, L, q, Q, f or d)")
 	}
-	arr := &objArray{code: code}
+	arr := &objArray{code: code, mem: memStored{b: &s.mem}}
 	if len(args) < 2 && (kw == nil || !kwHas(kw, "sequence")) {
 		return arr, nil
 	}
-	items, err := arrayInitItems(code, a[1])
+	items, err := arrayInitItems(m, &arr.mem, code, a[1])
 	if err != nil {
+		arr.mem.sub(arr.mem.n) // nothing is created
 		return nil, err
 	}
 	arr.items = items
@@ -71,12 +73,20 @@ func kwHas(kw *pickle.Dict, name string) bool {
 }
 
 // arrayInitItems converts an initializer: an iterable of items, bytes
-// (machine representation), a str for 'u'/'w', or another array.
-func arrayInitItems(code string, init pickle.Value) ([]pickle.Value, error) {
+// (machine representation), a str for 'u'/'w', or another array. The items
+// are charged to st before they are made, an expansion of the initializer
+// to m.
+func arrayInitItems(m *memScope, st *memStored, code string, init pickle.Value) ([]pickle.Value, error) {
 	switch x := init.(type) {
 	case []byte:
+		if err := st.add(costItem * int64(len(x)/arrayItemSize[code])); err != nil {
+			return nil, err
+		}
 		return arrayFromBytes(code, x)
 	case *pickle.ByteArray:
+		if err := st.add(costItem * int64(len(x.Data)/arrayItemSize[code])); err != nil {
+			return nil, err
+		}
 		return arrayFromBytes(code, x.Data)
 	case string:
 		if code != "u" && code != "w" {
@@ -84,6 +94,13 @@ func arrayInitItems(code string, init pickle.Value) ([]pickle.Value, error) {
 		}
 	case *pickle.Object:
 		if oc, data, ok := objArrayValue(x); ok {
+			k := int64(len(data) / arrayItemSize[oc])
+			if err := m.take(costItem * k); err != nil {
+				return nil, err
+			}
+			if err := st.add(costItem * k); err != nil {
+				return nil, err
+			}
 			items, err := arrayFromBytes(oc, data)
 			if err != nil {
 				return nil, err
@@ -97,8 +114,11 @@ func arrayInitItems(code string, init pickle.Value) ([]pickle.Value, error) {
 			return out, nil
 		}
 	}
-	src, err := iterValues(init)
+	src, err := iterValues(m, init)
 	if err != nil {
+		return nil, err
+	}
+	if err := st.add(costItem * int64(len(src))); err != nil {
 		return nil, err
 	}
 	out := make([]pickle.Value, len(src))
@@ -315,6 +335,9 @@ func (a *objArray) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 			if err != nil {
 				return nil, err
 			}
+			if err := c.take(costItem * int64(n)); err != nil {
+				return nil, err
+			}
 			out := make([]pickle.Value, n)
 			for i := range out {
 				out[i] = a.items[start+i*step]
@@ -337,7 +360,7 @@ func (a *objArray) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		if s, ok := k.(pickle.Slice); ok {
-			return nil, a.setSlice(s, v)
+			return nil, a.setSlice(c, s, v)
 		}
 		if !isIndexable(k) {
 			return nil, typeErrorf("array indices must be integers")
@@ -356,7 +379,7 @@ func (a *objArray) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 	return nil, errNoMethod
 }
 
-func (a *objArray) setSlice(s pickle.Slice, v pickle.Value) error {
+func (a *objArray) setSlice(c *srvCall, s pickle.Slice, v pickle.Value) error {
 	o, ok := v.(*pickle.Object)
 	var code string
 	var data []byte
@@ -369,6 +392,9 @@ func (a *objArray) setSlice(s pickle.Slice, v pickle.Value) error {
 	if code != a.code {
 		return typeErrorf("bad argument type for built-in operation")
 	}
+	if err := c.take(costItem * int64(len(data)/arrayItemSize[code])); err != nil {
+		return err
+	}
 	src, err := arrayFromBytes(code, data)
 	if err != nil {
 		return err
@@ -378,6 +404,9 @@ func (a *objArray) setSlice(s pickle.Slice, v pickle.Value) error {
 		return err
 	}
 	if step == 1 {
+		if err := a.mem.change(costItem*int64(n), costItem*int64(len(src))); err != nil {
+			return err
+		}
 		a.items = slices.Replace(a.items, start, start+n, src...)
 		return nil
 	}
@@ -400,19 +429,37 @@ func arrayTypeName(v pickle.Value) string {
 }
 
 func (a *objArray) repr() string {
+	r, _ := a.reprWith(func(v pickle.Value) (string, bool) { return pickle.Repr(v), true })
+	return r
+}
+
+func (a *objArray) reprLimit(limit int) (string, bool) {
+	return a.reprWith(func(v pickle.Value) (string, bool) { return pickle.ReprLimit(v, limit-len("array('x', )")) })
+}
+
+// reprWith is array.__repr__ with f as the repr of the items.
+func (a *objArray) reprWith(f func(pickle.Value) (string, bool)) (string, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.items) == 0 {
-		return "array('" + a.code + "')"
+		return "array('" + a.code + "')", true
 	}
+	var items pickle.Value = &pickle.List{Items: a.items}
 	if a.code == "u" || a.code == "w" {
 		var b strings.Builder
 		for _, it := range a.items {
 			b.WriteString(it.(string))
 		}
-		return "array('" + a.code + "', " + pickle.Repr(b.String()) + ")"
+		items = b.String()
 	}
-	return "array('" + a.code + "', " + pickle.Repr(&pickle.List{Items: a.items}) + ")"
+	r, ok := f(items)
+	return "array('" + a.code + "', " + r + ")", ok
+}
+
+func (a *objArray) releaseMemory() {
+	a.mu.Lock()
+	a.mem.release()
+	a.mu.Unlock()
 }
 
 func (a *objArray) getvalue() (pickle.Value, error) {

@@ -28,7 +28,7 @@ func init() {
 
 var barrierInit = srvParams{fn: "Barrier.__init__", names: []string{"parties", "action", "timeout"}, nreq: 1}
 
-func newObjBarrier(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjBarrier(s *Server, _ *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	a := []pickle.Value{nil, nil, nil}
 	if err := barrierInit.bind(args, kw, a); err != nil {
 		return nil, err

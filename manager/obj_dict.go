@@ -10,9 +10,10 @@ import (
 // objDict is a Python dict: insertion-ordered, with Python key equality
 // (1, 1.0 and True are one key), backed by pickle.Dict.
 type objDict struct {
-	mu sync.Mutex
-	d  *pickle.Dict
-	t  *srvTable
+	mu  sync.Mutex
+	d   *pickle.Dict
+	mem memStored // entryCost of every entry
+	t   *srvTable
 }
 
 func init() {
@@ -33,19 +34,22 @@ func init() {
 		refuse: typeErrorf("procshare: typeid 'Pool' is not supported: a Pool runs Python callables in worker processes, which the procshare server cannot do")})
 }
 
-func newObjDict(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjDict(s *Server, m *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	if len(args) > 1 {
 		return nil, typeErrorf("dict expected at most 1 argument, got %d", len(args))
 	}
-	d := &objDict{d: pickle.NewDict(), t: &s.table}
-	if err := d.update(args, kw); err != nil {
+	d := &objDict{d: pickle.NewDict(), t: &s.table, mem: memStored{b: &s.mem}}
+	if err := d.update(m, args, kw); err != nil {
+		d.mem.sub(d.mem.n) // nothing is created
 		return nil, err
 	}
 	return d, nil
 }
 
-// update is dict.update(other=(), /, **kw); mu held or not yet shared.
-func (d *objDict) update(args pickle.Tuple, kw *pickle.Dict) error {
+// update is dict.update(other=(), /, **kw); mu held or not yet shared. As
+// in Python, the items before one that fails (an unhashable key, the
+// memory budget) are stored.
+func (d *objDict) update(m *memScope, args pickle.Tuple, kw *pickle.Dict) error {
 	if len(args) > 1 {
 		return typeErrorf("update expected at most 1 argument, got %d", len(args))
 	}
@@ -58,12 +62,15 @@ func (d *objDict) update(args pickle.Tuple, kw *pickle.Dict) error {
 				}
 			}
 		default:
-			items, err := iterValues(o)
+			items, err := iterValues(m, o)
 			if err != nil {
 				return err
 			}
 			for i, it := range items {
-				pair, err := iterValues(it)
+				pair, err := iterValues(m, it)
+				if isMemoryError(err) {
+					return err
+				}
 				if err != nil {
 					return typeErrorf("cannot convert dictionary update sequence element #%d to a sequence", i)
 				}
@@ -86,14 +93,23 @@ func (d *objDict) update(args pickle.Tuple, kw *pickle.Dict) error {
 	return nil
 }
 
-// set stores d[k] = v, keeping nested-proxy references right.
+// set stores d[k] = v, keeping nested-proxy references and the memory
+// charged right; mu held.
 func (d *objDict) set(k, v pickle.Value) error {
 	old, had, err := d.d.Get(k)
 	if err != nil {
 		return err
 	}
-	if err := d.d.Set(k, v); err != nil {
+	if had {
+		err = d.mem.change(pickle.SizeOf(old), pickle.SizeOf(v))
+	} else {
+		err = d.mem.add(entryCost(k, v))
+	}
+	if err != nil {
 		return err
+	}
+	if err := d.d.Set(k, v); err != nil {
+		return err // cannot happen: k hashed above
 	}
 	d.t.hold(v)
 	if had {
@@ -102,6 +118,20 @@ func (d *objDict) set(k, v pickle.Value) error {
 		d.t.hold(k)
 	}
 	return nil
+}
+
+// delete removes k and returns its value; ok is false if k is absent. mu
+// held.
+func (d *objDict) delete(k pickle.Value) (v pickle.Value, ok bool, err error) {
+	key, v, ok, err := d.d.Entry(k)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	d.d.Delete(key)
+	d.mem.sub(entryCost(key, v))
+	d.t.release(v)
+	d.t.release(key)
+	return v, true, nil
 }
 
 var (
@@ -149,15 +179,13 @@ func (d *objDict) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		v, ok, err := d.d.Delete(k)
+		_, ok, err := d.delete(k)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			return nil, keyError(k)
 		}
-		d.t.release(v)
-		d.t.release(k)
 		return nil, nil
 	case "__contains__":
 		k, err := oneArg("dict.__contains__", args, kw)
@@ -174,7 +202,12 @@ func (d *objDict) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return &srvNewProxy{typeid: "Iterator", obj: &objDictIter{d: d, keys: d.d.Keys(), size: d.d.Len()}}, nil
+		it := &objDictIter{d: d, size: d.d.Len(), mem: memStored{b: d.mem.b}}
+		if err := it.mem.add(costSlot * int64(it.size)); err != nil {
+			return nil, err
+		}
+		it.keys = d.d.Keys()
+		return &srvNewProxy{typeid: "Iterator", obj: it}, nil
 	case "get":
 		a := []pickle.Value{nil, nil}
 		if err := dictGetP.bind(args, nil, a); err != nil || (kw != nil && kw.Len() > 0) {
@@ -214,7 +247,7 @@ func (d *objDict) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		v, ok, err := d.d.Delete(args[0])
+		v, ok, err := d.delete(args[0])
 		if err != nil {
 			return nil, err
 		}
@@ -224,8 +257,6 @@ func (d *objDict) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 			}
 			return nil, keyError(args[0])
 		}
-		d.t.release(v)
-		d.t.release(args[0])
 		return v, nil
 	case "popitem":
 		if err := noArgs("dict.popitem", args, kw); err != nil {
@@ -237,6 +268,7 @@ func (d *objDict) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		if !ok {
 			return nil, keyError("popitem(): dictionary is empty")
 		}
+		d.mem.sub(entryCost(it.Key, it.Value))
 		d.t.release(it.Key)
 		d.t.release(it.Value)
 		return pickle.Tuple{it.Key, it.Value}, nil
@@ -246,6 +278,13 @@ func (d *objDict) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		cost := costSlot * int64(d.d.Len())
+		if m == "items" {
+			cost = (costSlot + costEntry) * int64(d.d.Len()) // a 2-tuple per item
+		}
+		if err := c.take(cost); err != nil {
+			return nil, err
+		}
 		switch m {
 		case "keys":
 			return &pickle.List{Items: d.d.Keys()}, nil
@@ -264,6 +303,7 @@ func (d *objDict) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		d.mu.Lock()
 		old := d.d
 		d.d = pickle.NewDict()
+		d.mem.sub(d.mem.n)
 		d.mu.Unlock()
 		for k, v := range old.All() {
 			d.t.release(k)
@@ -276,11 +316,14 @@ func (d *objDict) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
+		if err := c.take(costEntry * int64(d.d.Len())); err != nil {
+			return nil, err
+		}
 		return d.d.Copy(), nil
 	case "update":
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return nil, d.update(args, kw)
+		return nil, d.update(c.mem(), args, kw)
 	case "ps_incr":
 		a := []pickle.Value{nil, int64(1)}
 		if err := dictIncr.bind(args, kw, a); err != nil {
@@ -324,6 +367,18 @@ func (d *objDict) repr() string {
 	return pickle.Repr(d.d)
 }
 
+func (d *objDict) reprLimit(limit int) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return pickle.ReprLimit(d.d, limit)
+}
+
+func (d *objDict) releaseMemory() {
+	d.mu.Lock()
+	d.mem.release()
+	d.mu.Unlock()
+}
+
 func (d *objDict) getvalue() (pickle.Value, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -346,6 +401,7 @@ func (d *objDict) values(fn func(pickle.Value)) {
 type objDictIter struct {
 	mu     sync.Mutex
 	d      *objDict
+	mem    memStored // the snapshot of the keys
 	keys   []pickle.Value
 	pos    int
 	size   int
@@ -373,11 +429,18 @@ func (it *objDictIter) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 	}
 	if it.pos >= len(it.keys) {
 		it.keys = nil
+		it.mem.sub(it.mem.n)
 		return nil, newExc(excStopIteration)
 	}
 	k := it.keys[it.pos]
 	it.pos++
 	return k, nil
+}
+
+func (it *objDictIter) releaseMemory() {
+	it.mu.Lock()
+	it.mem.release()
+	it.mu.Unlock()
 }
 
 func (it *objDictIter) repr() string { return fmt.Sprintf("<dict_keyiterator object at %p>", it) }

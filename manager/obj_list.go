@@ -14,6 +14,7 @@ import (
 type objList struct {
 	mu    sync.Mutex
 	items []pickle.Value
+	mem   memStored // itemsCost(items)
 	t     *srvTable
 }
 
@@ -28,7 +29,7 @@ func init() {
 
 var listInit = srvParams{fn: "list", names: []string{"iterable"}}
 
-func newObjList(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjList(s *Server, m *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	if kw != nil && kw.Len() > 0 {
 		return nil, typeErrorf("list() takes no keyword arguments")
 	}
@@ -36,10 +37,13 @@ func newObjList(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	if err := listInit.bind(args, nil, a); err != nil {
 		return nil, typeErrorf("list expected at most 1 argument, got %d", len(args))
 	}
-	l := &objList{t: &s.table}
+	l := &objList{t: &s.table, mem: memStored{b: &s.mem}}
 	if len(args) == 1 {
-		items, err := iterValues(a[0])
+		items, err := iterValues(m, a[0])
 		if err != nil {
+			return nil, err
+		}
+		if err := l.mem.add(itemsCost(items)); err != nil {
 			return nil, err
 		}
 		l.items = slices.Clone(items)
@@ -199,7 +203,7 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return l.getitem(k)
+		return l.getitem(c, k)
 	case "__setitem__":
 		k, v, err := twoArgs("__setitem__", args, kw)
 		if err != nil {
@@ -207,7 +211,7 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		return nil, l.setitem(k, v)
+		return nil, l.setitem(c, k, v)
 	case "__delitem__":
 		k, err := oneArg("list.__delitem__", args, kw)
 		if err != nil {
@@ -240,6 +244,9 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		if err := c.take(costSlot * int64(len(l.items)+len(o.Items))); err != nil {
+			return nil, err
+		}
 		out := make([]pickle.Value, 0, len(l.items)+len(o.Items))
 		return &pickle.List{Items: append(append(out, l.items...), o.Items...)}, nil
 	case "__mul__", "__rmul__", "__imul__":
@@ -260,7 +267,22 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 			n = 0
 		}
 		if n > 0 && len(l.items) > 0 && n > maxRangeItems/int64(len(l.items)) {
-			return nil, newExc(pickle.Global{Module: "builtins", Name: "MemoryError"})
+			return nil, newExc(excMemoryError)
+		}
+		// The result's slots are charged to the call; __imul__ also
+		// returns a copy, and stores n times what the list stores now
+		// (each slot is charged for its item, see memStored).
+		slots := mulCost(int64(len(l.items))*n, costSlot)
+		if m == "__imul__" {
+			slots *= 2
+		}
+		if err := c.take(slots); err != nil {
+			return nil, err
+		}
+		if m == "__imul__" {
+			if err := l.mem.change(l.mem.n, mulCost(l.mem.n, n)); err != nil {
+				return nil, err
+			}
 		}
 		out := make([]pickle.Value, 0, len(l.items)*int(n))
 		for i := int64(0); i < n; i++ {
@@ -281,6 +303,9 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		if err := c.take(costSlot * int64(len(l.items))); err != nil {
+			return nil, err
+		}
 		// list_reverseiterator pickles as reversed(list) + BUILD(index).
 		return &pickle.Object{
 			Callable: pickle.Global{Module: "builtins", Name: "reversed"},
@@ -292,22 +317,26 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		if err != nil {
 			return nil, err
 		}
-		l.t.hold(x)
 		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err := l.mem.add(itemCost(x)); err != nil {
+			return nil, err
+		}
+		l.t.hold(x)
 		l.items = append(l.items, x)
-		l.mu.Unlock()
 		return nil, nil
 	case "extend":
 		x, err := oneArg("list.extend", args, kw)
 		if err != nil {
 			return nil, err
 		}
+		items, err := iterValues(c.mem(), x)
+		if err != nil {
+			return nil, err
+		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		var items []pickle.Value
-		if o, ok := x.(*pickle.List); ok {
-			items = slices.Clone(o.Items)
-		} else if items, err = iterValues(x); err != nil {
+		if err := l.mem.add(itemsCost(items)); err != nil {
 			return nil, err
 		}
 		l.t.holdAll(items)
@@ -353,9 +382,12 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		if err != nil {
 			return nil, err
 		}
-		l.t.hold(a[1])
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		if err := l.mem.add(itemCost(a[1])); err != nil {
+			return nil, err
+		}
+		l.t.hold(a[1])
 		n := int64(len(l.items))
 		if i < 0 {
 			i = max(i+n, 0)
@@ -382,6 +414,7 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		v := l.items[i]
 		l.items = slices.Delete(l.items, i, i+1)
+		l.mem.sub(itemCost(v))
 		l.t.release(v)
 		return v, nil
 	case "ps_pop_many":
@@ -406,6 +439,9 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		k := int(min(n, int64(len(l.items))))
+		if err := c.take(costSlot * int64(k)); err != nil {
+			return nil, err
+		}
 		var out []pickle.Value
 		if idx == 0 {
 			out = slices.Clone(l.items[:k])
@@ -419,6 +455,7 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 			clear(l.items[len(l.items)-k:])
 			l.items = l.items[:len(l.items)-k]
 		}
+		l.mem.sub(itemsCost(out))
 		l.t.releaseAll(out)
 		return &pickle.List{Items: out}, nil
 	case "remove":
@@ -431,6 +468,7 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		for i, it := range l.items {
 			if pickle.Equal(it, x) {
 				l.items = slices.Delete(l.items, i, i+1)
+				l.mem.sub(itemCost(it))
 				l.t.release(it)
 				return nil, nil
 			}
@@ -457,6 +495,9 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		if err := c.take(costSlot * int64(len(l.items))); err != nil {
+			return nil, err
+		}
 		return nil, l.sort(pickle.Truth(a[1]))
 	case "clear":
 		if err := noArgs("list.clear", args, kw); err != nil {
@@ -465,6 +506,7 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		l.mu.Lock()
 		old := l.items
 		l.items = nil
+		l.mem.sub(l.mem.n)
 		l.mu.Unlock()
 		l.t.releaseAll(old)
 		return nil, nil
@@ -474,6 +516,9 @@ func (l *objList) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		if err := c.take(costSlot * int64(len(l.items))); err != nil {
+			return nil, err
+		}
 		return &pickle.List{Items: slices.Clone(l.items)}, nil
 	}
 	return nil, errNoMethod
@@ -541,10 +586,13 @@ func (l *objList) sort(reverse bool) error {
 	return nil
 }
 
-func (l *objList) getitem(k pickle.Value) (pickle.Value, error) {
+func (l *objList) getitem(c *srvCall, k pickle.Value) (pickle.Value, error) {
 	if s, ok := k.(pickle.Slice); ok {
 		start, step, n, err := sliceIndices(s, len(l.items))
 		if err != nil {
+			return nil, err
+		}
+		if err := c.take(costSlot * int64(n)); err != nil {
 			return nil, err
 		}
 		out := make([]pickle.Value, n)
@@ -566,7 +614,7 @@ func (l *objList) getitem(k pickle.Value) (pickle.Value, error) {
 	return l.items[i], nil
 }
 
-func (l *objList) setitem(k, v pickle.Value) error {
+func (l *objList) setitem(c *srvCall, k, v pickle.Value) error {
 	if s, ok := k.(pickle.Slice); ok {
 		start, step, n, err := sliceIndices(s, len(l.items))
 		if err != nil {
@@ -574,9 +622,22 @@ func (l *objList) setitem(k, v pickle.Value) error {
 		}
 		var src []pickle.Value
 		if o, ok := v.(*pickle.List); ok {
-			src = slices.Clone(o.Items)
-		} else if src, err = iterValues(v); err != nil {
+			src = o.Items
+		} else if src, err = iterValues(c.mem(), v); err != nil {
+			if isMemoryError(err) {
+				return err
+			}
 			return typeErrorf("must assign iterable to extended slice")
+		}
+		if step != 1 && len(src) != n {
+			return valueErrorf("attempt to assign sequence of size %d to extended slice of size %d", len(src), n)
+		}
+		old := int64(0)
+		for i := 0; i < n; i++ {
+			old += itemCost(l.items[start+i*step])
+		}
+		if err := l.mem.change(old, itemsCost(src)); err != nil {
+			return err
 		}
 		if step == 1 {
 			stop := start + n
@@ -584,9 +645,6 @@ func (l *objList) setitem(k, v pickle.Value) error {
 			l.t.holdAll(src)
 			l.items = slices.Replace(l.items, start, stop, src...)
 			return nil
-		}
-		if len(src) != n {
-			return valueErrorf("attempt to assign sequence of size %d to extended slice of size %d", len(src), n)
 		}
 		l.t.holdAll(src)
 		for i := 0; i < n; i++ {
@@ -602,6 +660,9 @@ func (l *objList) setitem(k, v pickle.Value) error {
 	i, ok, err := seqIndex(k, len(l.items))
 	if err != nil || !ok {
 		return excf(excIndexError, "list assignment index out of range")
+	}
+	if err := l.mem.change(itemCost(l.items[i]), itemCost(v)); err != nil {
+		return err
 	}
 	l.t.hold(v)
 	l.t.release(l.items[i])
@@ -636,6 +697,7 @@ func (l *objList) delitem(k pickle.Value) error {
 		}
 		clear(l.items[len(out):])
 		l.items = out
+		l.mem.sub(itemsCost(gone))
 		l.t.releaseAll(gone)
 		return nil
 	}
@@ -646,6 +708,7 @@ func (l *objList) delitem(k pickle.Value) error {
 	if err != nil || !ok {
 		return excf(excIndexError, "list assignment index out of range")
 	}
+	l.mem.sub(itemCost(l.items[i]))
 	l.t.release(l.items[i])
 	l.items = slices.Delete(l.items, i, i+1)
 	return nil
@@ -655,6 +718,18 @@ func (l *objList) repr() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return pickle.Repr(&pickle.List{Items: l.items})
+}
+
+func (l *objList) reprLimit(limit int) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return pickle.ReprLimit(&pickle.List{Items: l.items}, limit)
+}
+
+func (l *objList) releaseMemory() {
+	l.mu.Lock()
+	l.mem.release()
+	l.mu.Unlock()
 }
 
 func (l *objList) getvalue() (pickle.Value, error) {

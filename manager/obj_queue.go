@@ -20,6 +20,7 @@ type objQueue struct {
 	notEmpty   srvWaitq
 	notFull    srvWaitq
 	allDone    srvWaitq
+	mem        memStored // itemsCost of the queued items
 	t          *srvTable
 }
 
@@ -37,7 +38,7 @@ func init() {
 
 var queueInit = srvParams{fn: "Queue.__init__", names: []string{"maxsize"}}
 
-func newObjQueue(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjQueue(s *Server, _ *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	out := []pickle.Value{int64(0)}
 	if err := queueInit.bind(args, kw, out); err != nil {
 		return nil, err
@@ -46,7 +47,7 @@ func newObjQueue(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &objQueue{maxsize: n, t: &s.table}, nil
+	return &objQueue{maxsize: n, t: &s.table, mem: memStored{b: &s.mem}}, nil
 }
 
 func (q *objQueue) size() int { return len(q.items) - q.head }
@@ -109,11 +110,11 @@ func (q *objQueue) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 		if err := queuePutMany.bind(args, kw, a); err != nil {
 			return nil, err
 		}
-		items, err := iterValues(a[0])
+		items, err := iterValues(c.mem(), a[0])
 		if err != nil {
 			return nil, err
 		}
-		return nil, q.put(c, append([]pickle.Value(nil), items...), pickle.Truth(a[1]), a[2], true)
+		return nil, q.put(c, items, pickle.Truth(a[1]), a[2], true)
 	case "get":
 		a := []pickle.Value{true, nil}
 		if err := queueGet.bind(args, kw, a); err != nil {
@@ -157,6 +158,7 @@ func (q *objQueue) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 		}
 		q.t.hold(a[0])
 		q.mu.Lock()
+		q.mem.force(itemCost(a[0])) // it was taken from the queue
 		q.pushFront(a[0])
 		q.notEmpty.notify(1)
 		q.mu.Unlock()
@@ -231,6 +233,7 @@ func (q *objQueue) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 		}
 		q.notEmpty.notifyAll()
 		q.notFull.notifyAll()
+		q.mem.sub(itemsCost(dropped))
 		q.mu.Unlock()
 		q.t.releaseAll(dropped)
 		return nil, nil
@@ -241,6 +244,7 @@ func (q *objQueue) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 // put adds items (all at once: ps_put_many is all or nothing), following
 // queue.Queue.put.
 func (q *objQueue) put(c *srvCall, items []pickle.Value, block bool, timeoutArg pickle.Value, many bool) error {
+	cost := itemsCost(items)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.shutdown {
@@ -281,6 +285,9 @@ func (q *objQueue) put(c *srvCall, items []pickle.Value, block bool, timeoutArg 
 				}
 			}
 		}
+	}
+	if err := q.mem.add(cost); err != nil {
+		return err
 	}
 	q.t.holdAll(items)
 	for _, it := range items {
@@ -336,9 +343,12 @@ func (q *objQueue) get(c *srvCall, max int64, block bool, timeoutArg pickle.Valu
 		items[i] = q.pop()
 	}
 	q.notFull.notify(int(n))
+	cost := itemsCost(items)
+	q.mem.sub(cost)
 	c.onFail(func() {
 		q.t.holdAll(items)
 		q.mu.Lock()
+		q.mem.force(cost)
 		for i := len(items) - 1; i >= 0; i-- {
 			q.pushFront(items[i])
 		}
@@ -362,6 +372,12 @@ func (q *objQueue) values(fn func(pickle.Value)) {
 	for _, v := range items {
 		fn(v)
 	}
+}
+
+func (q *objQueue) releaseMemory() {
+	q.mu.Lock()
+	q.mem.release()
+	q.mu.Unlock()
 }
 
 // dispose wakes nobody: a freed queue has no client references, so no

@@ -17,11 +17,11 @@ func init() {
 	registerType(&srvType{name: "Lock", pyClass: "_thread.lock", exposed: acq, create: newObjLock})
 	registerType(&srvType{name: "RLock", pyClass: "_thread.RLock", exposed: acq, create: newObjRLock})
 	registerType(&srvType{name: "Semaphore", pyClass: "threading.Semaphore", exposed: acq,
-		create: func(s *Server, a pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+		create: func(s *Server, _ *memScope, a pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 			return newObjSemaphore(s, a, kw, false)
 		}})
 	registerType(&srvType{name: "BoundedSemaphore", pyClass: "threading.BoundedSemaphore", exposed: acq,
-		create: func(s *Server, a pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+		create: func(s *Server, _ *memScope, a pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 			return newObjSemaphore(s, a, kw, true)
 		}})
 	registerType(&srvType{name: "Condition", pyClass: "threading.Condition",
@@ -126,7 +126,7 @@ type objLock struct {
 	holders srvHolders
 }
 
-func newObjLock(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjLock(s *Server, _ *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	if err := noArgs("allocate_lock", args, kw); err != nil {
 		return nil, err
 	}
@@ -264,7 +264,7 @@ type objRLock struct {
 	rlockState
 }
 
-func newObjRLock(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjRLock(s *Server, _ *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	if err := noArgs("RLock", args, kw); err != nil {
 		return nil, err
 	}
@@ -511,7 +511,7 @@ type objCondition struct {
 	cond    srvWaitq     // guarded by lock.mutex()
 }
 
-func newObjCondition(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjCondition(s *Server, _ *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	a := []pickle.Value{nil}
 	if err := condInit.bind(args, kw, a); err != nil {
 		return nil, err
@@ -627,7 +627,7 @@ type objEvent struct {
 	q    srvWaitq
 }
 
-func newObjEvent(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjEvent(s *Server, _ *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	if err := noArgs("Event", args, kw); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ type objValue struct {
 	mu       sync.Mutex
 	typecode pickle.Value
 	value    pickle.Value
+	mem      memStored // itemCost of typecode and value
 	t        *srvTable
 }
 
@@ -22,6 +23,7 @@ type objValue struct {
 type objNamespace struct {
 	mu    sync.Mutex
 	attrs *pickle.Dict // str -> value, insertion-ordered like __dict__
+	mem   memStored    // entryCost of every attribute
 	t     *srvTable
 }
 
@@ -39,13 +41,17 @@ var (
 	valueCas  = srvParams{fn: "Value.ps_cas", names: []string{"old", "new"}, nreq: 2}
 )
 
-func newObjValue(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjValue(s *Server, m *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	a := []pickle.Value{nil, nil, true}
 	if err := valueInit.bind(args, kw, a); err != nil {
 		return nil, err
 	}
+	v := &objValue{typecode: a[0], value: a[1], t: &s.table, mem: memStored{b: &s.mem}}
+	if err := v.mem.add(itemCost(a[0]) + itemCost(a[1])); err != nil {
+		return nil, err
+	}
 	s.table.hold(a[1])
-	return &objValue{typecode: a[0], value: a[1], t: &s.table}, nil
+	return v, nil
 }
 
 func (v *objValue) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
@@ -62,9 +68,13 @@ func (v *objValue) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 		if err := valueSet.bind(args, kw, a); err != nil {
 			return nil, err
 		}
-		v.t.hold(a[0])
 		v.mu.Lock()
 		old := v.value
+		if err := v.mem.change(itemCost(old), itemCost(a[0])); err != nil {
+			v.mu.Unlock()
+			return nil, err
+		}
+		v.t.hold(a[0])
 		v.value = a[0]
 		v.mu.Unlock()
 		v.t.release(old)
@@ -76,8 +86,18 @@ func (v *objValue) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 		}
 		v.mu.Lock()
 		defer v.mu.Unlock()
+		// str, bytes, list … concatenate: the result is charged before
+		// it is made, and the value's old size given back after.
+		add := pickle.SizeOf(a[0])
+		if err := v.mem.add(add); err != nil {
+			return nil, err
+		}
 		nv, err := pickle.Add(v.value, a[0])
+		if err == nil {
+			err = v.mem.change(itemCost(v.value)+add, itemCost(nv))
+		}
 		if err != nil {
+			v.mem.sub(add)
 			return nil, err
 		}
 		v.value = nv
@@ -92,6 +112,9 @@ func (v *objValue) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 		if !pickle.Equal(v.value, a[0]) {
 			return false, nil
 		}
+		if err := v.mem.change(itemCost(v.value), itemCost(a[1])); err != nil {
+			return nil, err
+		}
 		v.t.hold(a[1])
 		v.t.release(v.value)
 		v.value = a[1]
@@ -104,6 +127,20 @@ func (v *objValue) repr() string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return "Value(" + pickle.Repr(v.typecode) + ", " + pickle.Repr(v.value) + ")"
+}
+
+func (v *objValue) reprLimit(limit int) (string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	tc, ok1 := pickle.ReprLimit(v.typecode, limit)
+	val, ok2 := pickle.ReprLimit(v.value, limit-len(tc)-len("Value(, )"))
+	return "Value(" + tc + ", " + val + ")", ok1 && ok2
+}
+
+func (v *objValue) releaseMemory() {
+	v.mu.Lock()
+	v.mem.release()
+	v.mu.Unlock()
 }
 
 var globalManagersValue = pickle.Global{Module: "multiprocessing.managers", Name: "Value"}
@@ -126,12 +163,19 @@ func (v *objValue) values(fn func(pickle.Value)) {
 	fn(x)
 }
 
-func newObjNamespace(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
+func newObjNamespace(s *Server, m *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error) {
 	if len(args) > 0 {
 		return nil, typeErrorf("Namespace.__init__() takes 1 positional argument but %d were given", len(args)+1)
 	}
-	ns := &objNamespace{attrs: pickle.NewDict(), t: &s.table}
+	ns := &objNamespace{attrs: pickle.NewDict(), t: &s.table, mem: memStored{b: &s.mem}}
 	if kw != nil {
+		cost := int64(0)
+		for k, v := range kw.All() {
+			cost += entryCost(k, v)
+		}
+		if err := ns.mem.add(cost); err != nil {
+			return nil, err
+		}
 		for k, v := range kw.All() {
 			ns.attrs.Set(k, v)
 			s.table.hold(v)
@@ -173,9 +217,18 @@ func (ns *objNamespace) call(c *srvCall, m string, args pickle.Tuple, kw *pickle
 		if err != nil {
 			return nil, err
 		}
-		ns.t.hold(args[1])
 		ns.mu.Lock()
 		old, had, _ := ns.attrs.Get(name)
+		if had {
+			err = ns.mem.change(pickle.SizeOf(old), pickle.SizeOf(args[1]))
+		} else {
+			err = ns.mem.add(entryCost(name, args[1]))
+		}
+		if err != nil {
+			ns.mu.Unlock()
+			return nil, err
+		}
+		ns.t.hold(args[1])
 		ns.attrs.Set(name, args[1])
 		ns.mu.Unlock()
 		if had {
@@ -189,6 +242,9 @@ func (ns *objNamespace) call(c *srvCall, m string, args pickle.Tuple, kw *pickle
 		}
 		ns.mu.Lock()
 		old, ok, _ := ns.attrs.Delete(name)
+		if ok {
+			ns.mem.sub(entryCost(name, old))
+		}
 		ns.mu.Unlock()
 		if !ok {
 			return nil, attrError("Namespace", name)
@@ -202,18 +258,40 @@ func (ns *objNamespace) call(c *srvCall, m string, args pickle.Tuple, kw *pickle
 // repr is Namespace.__repr__: public attributes as name=repr(value),
 // sorted, e.g. Namespace(a=1, b='x').
 func (ns *objNamespace) repr() string {
+	r, _ := ns.reprWith(func(v pickle.Value, _ int) (string, bool) { return pickle.Repr(v), true })
+	return r
+}
+
+func (ns *objNamespace) reprLimit(limit int) (string, bool) {
+	return ns.reprWith(func(v pickle.Value, used int) (string, bool) { return pickle.ReprLimit(v, limit-used) })
+}
+
+// reprWith is repr with f(value, bytes used so far) as the values' repr.
+func (ns *objNamespace) reprWith(f func(pickle.Value, int) (string, bool)) (string, bool) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	var parts []string
+	used := len("Namespace()")
 	for k, v := range ns.attrs.All() {
 		name, _ := k.(string)
 		if strings.HasPrefix(name, "_") {
 			continue
 		}
-		parts = append(parts, name+"="+pickle.Repr(v))
+		r, ok := f(v, used+len(name)+3)
+		if !ok {
+			return "", false
+		}
+		parts = append(parts, name+"="+r)
+		used += len(parts[len(parts)-1]) + 2
 	}
 	sort.Strings(parts)
-	return "Namespace(" + strings.Join(parts, ", ") + ")"
+	return "Namespace(" + strings.Join(parts, ", ") + ")", true
+}
+
+func (ns *objNamespace) releaseMemory() {
+	ns.mu.Lock()
+	ns.mem.release()
+	ns.mu.Unlock()
 }
 
 var globalNamespace = pickle.Global{Module: "multiprocessing.managers", Name: "Namespace"}

@@ -74,6 +74,19 @@ type ServerConfig struct {
 	// timeout.
 	IdleTimeout time.Duration
 
+	// MaxMemory is the server's memory budget, in bytes: what objects
+	// store (the estimated size of the values held in lists, dicts,
+	// queues, Values, Namespaces, Arrays) plus what calls hold until
+	// their replies are written (results such as l * n, expanded ranges,
+	// reprs, and replies over 64 KiB while a slow client reads them). A
+	// call that would pass it raises MemoryError, as CPython does when
+	// it runs out of memory, before allocating and without changing
+	// anything; the connection goes on. Sizes are estimates of the Go
+	// heap, so the process uses somewhat more (the garbage collector's
+	// headroom, buffers of requests being read): see PROTOCOL.md. Zero
+	// means 1 GiB; a negative value means no budget.
+	MaxMemory int64
+
 	// ReleaseOnDisconnect makes the server release Lock, Semaphore and
 	// BoundedSemaphore acquisitions made over an object connection when
 	// that connection ends (its client process died or closed it without
@@ -175,6 +188,7 @@ type Server struct {
 	limits  connLimits               // MaxConnections, MaxPeerConnections
 	named   map[string]*srvEntry     // ExposedObject name -> its entry
 	own     atomic.Pointer[ownAddrs] // listener addresses (isLocal); replaced under mu
+	mem     memBudget                // MaxMemory
 
 	mu        sync.Mutex
 	addr      Address // of the first listener
@@ -245,6 +259,7 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	s.mem.init(cfg.MaxMemory)
 	s.table.init(s)
 	if err := s.foreign.init(s, cfg.Foreign); err != nil {
 		return nil, err
@@ -264,7 +279,9 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 		if typ == nil || typ.create == nil {
 			return nil, fmt.Errorf("manager: exposed object %q: unknown typeid %q", x.Name, x.TypeID)
 		}
-		obj, err := typ.create(s, pickle.Tuple(x.Args), nil)
+		m := memScope{b: &s.mem}
+		obj, err := typ.create(s, &m, pickle.Tuple(x.Args), nil)
+		m.done()
 		if err != nil {
 			return nil, fmt.Errorf("manager: exposed object %q: %w", x.Name, err)
 		}

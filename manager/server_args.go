@@ -189,8 +189,12 @@ func deadlineAfter(seconds float64) time.Time {
 // iterValues returns the items of a Python iterable value (list, tuple,
 // str, bytes, bytearray, set, frozenset, dict keys, range), or the
 // TypeError Python raises for a non-iterable. The slice may alias v's
-// storage: callers copy before keeping it.
-func iterValues(v pickle.Value) ([]pickle.Value, error) {
+// storage: callers copy before keeping it. What an expansion allocates is
+// charged to m first (MemoryError if it does not fit).
+func iterValues(m *memScope, v pickle.Value) ([]pickle.Value, error) {
+	if err := m.take(iterCost(v)); err != nil {
+		return nil, err
+	}
 	switch x := v.(type) {
 	case *pickle.List:
 		return x.Items, nil
@@ -227,21 +231,31 @@ func iterValues(v pickle.Value) ([]pickle.Value, error) {
 }
 
 // maxRangeItems bounds how many items a range argument may expand to, so a
-// range(10**18) cannot exhaust the server's memory.
+// range(10**18) cannot exhaust the server's memory whatever its budget.
 const maxRangeItems = 1 << 24
 
-func rangeValues(r pickle.Range) ([]pickle.Value, error) {
+// rangeLen is len(r) (saturated at MaxInt64) with r's start and step, or
+// the ValueError of a malformed range.
+func rangeLen(r pickle.Range) (n, start, step int64, err error) {
 	start, err1 := pyIndex(r.Start)
 	stop, err2 := pyIndex(r.Stop)
 	step, err3 := pyIndex(r.Step)
 	if err1 != nil || err2 != nil || err3 != nil || step == 0 {
-		return nil, valueErrorf("bad range object")
+		return 0, 0, 0, valueErrorf("bad range object")
 	}
-	var n int64
+	var u uint64 // in uint64: stop-start does not overflow
 	if step > 0 && start < stop {
-		n = (stop-start-1)/step + 1
+		u = (uint64(stop)-uint64(start)-1)/uint64(step) + 1
 	} else if step < 0 && start > stop {
-		n = (start-stop-1)/(-step) + 1
+		u = (uint64(start)-uint64(stop)-1)/(-uint64(step)) + 1
+	}
+	return int64(min(u, math.MaxInt64)), start, step, nil
+}
+
+func rangeValues(r pickle.Range) ([]pickle.Value, error) {
+	n, start, step, err := rangeLen(r)
+	if err != nil {
+		return nil, err
 	}
 	if n > maxRangeItems {
 		return nil, excf(excOverflowError, "procshare: range of %d items is too large for the server", n)

@@ -39,7 +39,8 @@ type srvConn struct {
 	peer   string        // who connected, for MaxPeerConnections (peerOf)
 	hsElem *list.Element // c in Server.limits' handshake list; guarded by limits.mu
 
-	call srvCall // the call in progress, reused for every request
+	call srvCall  // the call in progress, reused for every request
+	mem  memScope // memory the call in progress holds until its reply is written
 
 	// dead is closed when the peer is known to be gone (the socket
 	// watcher saw EOF or an error) or the server stops.
@@ -57,7 +58,7 @@ type srvConn struct {
 }
 
 func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
-	c := &srvConn{s: s, nc: nc, addrVal: addrVal, peer: peerOf(nc), dead: make(chan struct{})}
+	c := &srvConn{s: s, nc: nc, addrVal: addrVal, peer: peerOf(nc), dead: make(chan struct{}), mem: memScope{b: &s.mem}}
 	c.rc = &srvNetConn{Conn: nc}
 	c.wc = wire.NewConn(c.rc, &wire.Config{MaxFrame: s.cfg.MaxFrame})
 	c.call.conn = c
@@ -174,7 +175,7 @@ func (c *srvConn) serve() {
 		}
 		return
 	}
-	req, exc := parseRequest(frame)
+	req, exc := parseRequest(&c.mem, frame)
 	if exc != nil {
 		c.writeNow(encodeReply(msgTraceback, formatTraceback("serve_client", exc)))
 		return
@@ -201,6 +202,7 @@ func (c *srvConn) serve() {
 func (c *srvConn) finish() {
 	c.markDead()
 	c.closeSocket()
+	c.mem.done()
 	s := c.s
 	if tc := c.thread(); tc != nil {
 		tc.release()
@@ -391,6 +393,9 @@ func (c *srvConn) serveObjects() {
 		if err == nil && c.wc.Buffered() == 0 {
 			err = c.wc.Flush()
 		}
+		// The reply is written or copied to the output buffer (which
+		// stays under 64 KiB): what the call held is given back.
+		c.mem.done()
 		if err != nil {
 			c.s.log.Debug("manager: reply write failed", "remote", c.nc.RemoteAddr(), "err", err)
 			c.runUndo()
@@ -443,7 +448,7 @@ func (c *srvConn) handle(frame []byte) (reply srvReply) {
 				excf(excRuntimeError, "procshare: internal error: %v", r)))
 		}
 	}()
-	req, exc := parseRequest(frame)
+	req, exc := parseRequest(&c.mem, frame)
 	if exc != nil {
 		return encodeReply(msgTraceback, formatTraceback("serve_client", exc))
 	}

@@ -31,7 +31,7 @@ func (objPanic) getvalue() (pickle.Value, error) { return nil, nil }
 
 func init() {
 	registerType(&srvType{name: "psTestPanic", pyClass: "psTestPanic", exposed: []string{"boom"},
-		create: func(*Server, pickle.Tuple, *pickle.Dict) (srvObj, error) { return objPanic{}, nil }})
+		create: func(*Server, *memScope, pickle.Tuple, *pickle.Dict) (srvObj, error) { return objPanic{}, nil }})
 }
 
 // DedicatedThreadsForTest returns how many connections have a dedicated

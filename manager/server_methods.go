@@ -3,6 +3,7 @@ package manager
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -77,8 +78,9 @@ type srvRequest struct {
 	kw     *pickle.Dict
 }
 
-// parseRequest decodes one request frame.
-func parseRequest(frame []byte) (srvRequest, *pyExc) {
+// parseRequest decodes one request frame; an args iterable that must be
+// expanded is charged to m.
+func parseRequest(mem *memScope, frame []byte) (srvRequest, *pyExc) {
 	v, err := pickle.Unmarshal(frame)
 	if err != nil {
 		return srvRequest{}, excf(excValueError, "procshare: cannot unpickle request: %v", strings.TrimPrefix(err.Error(), "pickle: "))
@@ -118,7 +120,10 @@ func parseRequest(frame []byte) (srvRequest, *pyExc) {
 	case nil:
 		return r, typeErrorf("%s() argument after * must be an iterable, not NoneType", m)
 	default:
-		items, err := iterValues(a)
+		items, err := iterValues(mem, a)
+		if isMemoryError(err) {
+			return r, err.(*pyExc)
+		}
 		if err != nil {
 			return r, typeErrorf("%s() argument after * must be an iterable, not %s", m, typeName(a))
 		}
@@ -150,7 +155,7 @@ func (s *Server) objectCall(c *srvCall, req srvRequest) srvReply {
 		return encodeReply(msgTraceback, formatTraceback("serve_client", keyError(req.ident)))
 	}
 	if !e.typ.isExposed(req.method) {
-		return s.fallback(e, req)
+		return s.fallback(c, e, req)
 	}
 	// Proxies to other managers in the arguments are referenced on their
 	// servers before the method runs (and before the reply lets the client
@@ -161,16 +166,16 @@ func (s *Server) objectCall(c *srvCall, req srvRequest) srvReply {
 	res, err := e.obj.call(c, req.method, req.args, req.kw)
 	if err != nil {
 		if err == errNoMethod {
-			return s.fallback(e, req)
+			return s.fallback(c, e, req)
 		}
 		if err == errConnGone {
 			return srvReply{hangUp: true}
 		}
 		var exc *pyExc
 		if errors.As(err, &exc) {
-			return encodeReply(msgError, exc.value())
+			return c.encode(msgError, exc.value())
 		}
-		return encodeReply(msgError, asExc(err).value())
+		return c.encode(msgError, asExc(err).value())
 	}
 	if np, ok := res.(*srvNewProxy); ok {
 		typ := srvTypes[np.typeid]
@@ -181,23 +186,49 @@ func (s *Server) objectCall(c *srvCall, req srvRequest) srvReply {
 	return c.returnReply(res)
 }
 
-// returnReply is returnReply encoding into the connection's reusable
-// buffer: the reply is valid until the connection's next reply.
+// returnReply is returnReply encoding with encode.
 func (c *srvCall) returnReply(v pickle.Value) srvReply {
 	switch v {
 	case nil, true, false:
 		return returnReply(v)
 	}
+	return c.encode(msgReturn, v)
+}
+
+// encode pickles the reply (kind, payload). One of up to smallReply bytes
+// is encoded into the connection's reusable buffer and is valid until the
+// connection's next reply. A larger one gets a buffer of its own, charged to
+// the call (released once the reply is written) before it is encoded, from
+// pickle.SizeOf: a reply that does not fit in the memory budget is a
+// MemoryError instead. A payload that cannot be pickled gives
+// '#UNSERIALIZABLE' with the reason, as in CPython.
+func (c *srvCall) encode(kind string, payload pickle.Value) srvReply {
 	conn := c.conn
-	if cap(conn.enc) > 1<<20 {
-		conn.enc = nil
+	msg := pickle.Tuple{kind, payload}
+	buf, err := pickle.AppendMarshalLimit(conn.enc[:0], msg, 4, smallReply)
+	if err == nil {
+		conn.enc = buf[:0]
+		if cap(buf) > 2*smallReply {
+			conn.enc = nil // an idle connection keeps little
+		}
+		return srvReply{data: buf, isReturn: kind == msgReturn}
 	}
-	buf, err := pickle.AppendMarshal(conn.enc[:0], pickle.Tuple{msgReturn, v}, 4)
+	if !errors.Is(err, pickle.ErrLimit) {
+		return encodeReply(kind, payload) // '#UNSERIALIZABLE' with the reason
+	}
+	est := pickle.SizeOf(payload) + costReply
+	if err := conn.mem.take(est); err != nil {
+		return c.encode(msgError, err.(*pyExc).value())
+	}
+	buf, err = pickle.AppendMarshalLimit(make([]byte, 0, est), msg, 4, int(est))
 	if err != nil {
-		return encodeReply(msgReturn, v) // '#UNSERIALIZABLE' with the reason
+		// Not ErrLimit, which SizeOf rules out, unless its bound is
+		// wrong: then too the reply is not sent at any size.
+		conn.mem.give(est)
+		return encodeReply(msgUnserializable, formatTraceback("send", asExc(err)))
 	}
-	conn.enc = buf
-	return srvReply{data: buf, isReturn: true}
+	conn.mem.give(est - int64(cap(buf)))
+	return srvReply{data: buf, isReturn: kind == msgReturn}
 }
 
 // tokenValue pickles a Token whose address is already a pickle value.
@@ -214,16 +245,20 @@ func tokenValue(t Token, addr pickle.Value) pickle.Value {
 // fallback answers a method that is not exposed (or that the object lacks):
 // __str__ and __repr__ give the repr, #GETVALUE the object itself, anything
 // else a '#TRACEBACK' AttributeError.
-func (s *Server) fallback(e *srvEntry, req srvRequest) srvReply {
+func (s *Server) fallback(c *srvCall, e *srvEntry, req srvRequest) srvReply {
 	switch req.method {
 	case "__str__", "__repr__":
-		return encodeReply(msgReturn, e.obj.repr())
+		r, err := c.repr(e.obj)
+		if err != nil {
+			return c.encode(msgError, err.value())
+		}
+		return c.encode(msgReturn, r)
 	case "#GETVALUE":
 		v, err := e.obj.getvalue()
 		if err != nil {
 			return encodeReply(msgUnserializable, formatTraceback("send", asExc(err)))
 		}
-		return encodeReply(msgReturn, v)
+		return c.encode(msgReturn, v)
 	}
 	names := make([]string, len(e.typ.exposed))
 	for i, n := range e.typ.exposed {
@@ -232,6 +267,45 @@ func (s *Server) fallback(e *srvEntry, req srvRequest) srvReply {
 	exc := excf(excAttributeError, "method %s of <class '%s'> object is not in exposed={%s}",
 		pickle.Repr(req.method), e.typ.pyClass, strings.Join(names, ", "))
 	return encodeReply(msgTraceback, formatTraceback("serve_client", exc))
+}
+
+// srvLongRepr is implemented by objects whose repr has no bound of its own
+// (containers): the fallback's repr is then the whole of it, as in CPython,
+// if it fits in the memory budget.
+type srvLongRepr interface {
+	// reprLimit returns repr(obj) and true if it is at most limit bytes
+	// long, else false (and builds no more than about 2*limit bytes).
+	reprLimit(limit int) (string, bool)
+}
+
+// repr is the whole repr of obj, charged to the call, or MemoryError when
+// it does not fit in what the budget has left. It is built within a limit
+// that starts at 1 MiB and grows fourfold while the repr is longer, each
+// try charged twice its limit (what building takes at most).
+func (c *srvCall) repr(obj srvObj) (string, *pyExc) {
+	lr, ok := obj.(srvLongRepr)
+	if !ok {
+		return obj.repr(), nil
+	}
+	mem := c.mem()
+	for limit := int64(1 << 20); ; limit *= 4 {
+		last := false
+		if avail := mem.b.available() / 2; limit >= avail {
+			limit, last = avail, true
+		}
+		if err := mem.take(2 * limit); err != nil {
+			return "", err.(*pyExc)
+		}
+		r, ok := lr.reprLimit(int(min(limit, math.MaxInt)))
+		if ok {
+			mem.give(2*limit - int64(len(r)))
+			return r, nil
+		}
+		mem.give(2 * limit)
+		if last {
+			return "", excf(excMemoryError, "procshare: a repr of more than %d bytes would pass the server's memory budget of %d bytes (--max-memory)", limit, mem.b.limit)
+		}
+	}
 }
 
 // serverMethod runs a request of a management connection (CPython's
@@ -265,7 +339,7 @@ func (s *Server) runServerMethod(c *srvConn, req srvRequest) (pickle.Value, erro
 	case "dummy":
 		return nil, noArgs("dummy", req.args, req.kw)
 	case "create":
-		return s.create(req.args, req.kw)
+		return s.create(&c.mem, req.args, req.kw)
 	case "incref", "decref":
 		v, err := one("ident")
 		if err != nil {
@@ -337,8 +411,9 @@ func (s *Server) runServerMethod(c *srvConn, req srvRequest) (pickle.Value, erro
 	return nil, newExc(excAssertionError, pickle.Repr(req.method)+" unrecognized")
 }
 
-// create implements create(typeid, *args, **kwds).
-func (s *Server) create(args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
+// create implements create(typeid, *args, **kwds); the constructor charges
+// what it expands to m.
+func (s *Server) create(m *memScope, args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error) {
 	if len(args) == 0 {
 		return nil, typeErrorf("Server.create() missing 1 required positional argument: 'typeid'")
 	}
@@ -365,7 +440,7 @@ func (s *Server) create(args pickle.Tuple, kw *pickle.Dict) (pickle.Value, error
 	if pins := s.foreign.pin(args[1:], kw); pins != nil {
 		defer s.foreign.unpin(pins)
 	}
-	obj, err := typ.create(s, args[1:], kw)
+	obj, err := typ.create(s, m, args[1:], kw)
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +502,7 @@ type srvType struct {
 	exposed []string // the exposed list create returns, in order
 	set     map[string]bool
 	tuple   pickle.Tuple
-	create  func(s *Server, args pickle.Tuple, kw *pickle.Dict) (srvObj, error)
+	create  func(s *Server, m *memScope, args pickle.Tuple, kw *pickle.Dict) (srvObj, error)
 	refuse  error // why create is refused when create is nil
 }
 

@@ -172,14 +172,18 @@ func (t *srvTable) removeLocked(e *srvEntry) {
 }
 
 // dispose releases what a freed object held: its stored values' references
-// to other objects, and its waiters (woken by the object itself if it
-// implements io.Closer-like cleanup). t.mu is not held.
+// to other objects, its waiters (woken by the object itself if it
+// implements io.Closer-like cleanup) and its share of the memory budget.
+// t.mu is not held.
 func (t *srvTable) dispose(e *srvEntry) {
 	if c, ok := e.obj.(srvContainer); ok {
 		c.values(func(v pickle.Value) { t.releaseValue(v, false) })
 	}
 	if d, ok := e.obj.(interface{ dispose() }); ok {
 		d.dispose()
+	}
+	if m, ok := e.obj.(srvSized); ok {
+		m.releaseMemory()
 	}
 }
 

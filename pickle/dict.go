@@ -197,6 +197,21 @@ func (d *Dict) setHashed(k, v Value, h uint64) {
 	d.t.insert(k, v, h)
 }
 
+// Entry is Get that also returns the key the dict holds for k: the first of
+// the equal keys that was stored (for d[1] = x, then d[True] = y, the key
+// stays 1, as in Python).
+func (d *Dict) Entry(k Value) (key, v Value, ok bool, err error) {
+	h, err := Hash(k)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if i := d.t.lookup(k, h); i >= 0 {
+		e := &d.t.entries[i]
+		return e.key, e.value, true, nil
+	}
+	return nil, nil, false, nil
+}
+
 // Delete removes k and returns the value it had.
 func (d *Dict) Delete(k Value) (Value, bool, error) {
 	h, err := Hash(k)

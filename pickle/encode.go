@@ -81,9 +81,21 @@ func MarshalProtocol(v Value, proto int) ([]byte, error) {
 // returns the extended slice; with a large enough dst it does not allocate
 // for small values.
 func AppendMarshal(dst []byte, v Value, proto int) ([]byte, error) {
+	return AppendMarshalLimit(dst, v, proto, 0)
+}
+
+// AppendMarshalLimit is AppendMarshal that gives up, with an error wrapping
+// ErrLimit, once the pickle grows past limit bytes: before each value
+// (protocol 4 and 5) and before each payload of 64 KiB or more it checks
+// what it wrote so far, so it never writes more than limit + 64 KiB and a
+// few bytes, whatever the size of v. A limit of zero or less means none.
+// On error the returned slice is dst.
+func AppendMarshalLimit(dst []byte, v Value, proto int, limit int) ([]byte, error) {
 	st := encPool.Get().(*encState)
+	st.limit, st.base = limit, len(dst)
 	out, err := st.marshal(dst, v, proto)
 	st.buf = nil
+	st.limit = 0
 	encPool.Put(st)
 	return out, err
 }
@@ -99,6 +111,9 @@ type encState struct {
 	memo       smallMap[ident] // containers and objects, by identity
 	memoN      uint32
 	depth      int
+	limit      int  // AppendMarshalLimit's limit past base; 0: none
+	base       int  // len(dst): where the pickle starts
+	over       bool // writeLarge skipped a payload that would pass limit
 	globals    smallMap[Global]
 	names      smallMap[string] // module and class names (CPython interns them)
 }
@@ -165,6 +180,7 @@ func (e *encState) marshal(dst []byte, v Value, proto int) (out []byte, err erro
 	e.memo.reset()
 	e.memoN = 0
 	e.depth = 0
+	e.over = false
 	e.globals.reset()
 	e.names.reset()
 	e.buf = append(e.buf, opProto, byte(proto))
@@ -173,6 +189,9 @@ func (e *encState) marshal(dst []byte, v Value, proto int) (out []byte, err erro
 	}
 	if err := e.save(v); err != nil {
 		return dst, err
+	}
+	if e.over {
+		return dst, e.limitError()
 	}
 	e.buf = append(e.buf, opStop)
 	if proto >= 4 {
@@ -204,17 +223,30 @@ func (e *encState) commitFrame() {
 }
 
 // boundary is called before each value: it starts a new frame once the
-// current one reaches the target size.
-func (e *encState) boundary() {
+// current one reaches the target size, and fails once the pickle passed
+// the limit of AppendMarshalLimit.
+func (e *encState) boundary() error {
 	if e.frameStart >= 0 && len(e.buf)-e.frameStart-frameHdrSize >= frameTarget {
+		if e.over || e.limit > 0 && len(e.buf)-e.base > e.limit {
+			return e.limitError()
+		}
 		e.commitFrame()
 		e.startFrame()
 	}
+	return nil
+}
+
+func (e *encState) limitError() error {
+	return &EncodeError{Msg: fmt.Sprintf("pickle longer than the limit of %d bytes", e.limit), Err: ErrLimit}
 }
 
 // writeLarge writes a big argument outside any frame, as CPython does for
 // payloads of 64 KiB and more.
 func (e *encState) writeLarge(hdr []byte, payload []byte) {
+	if e.over || e.limit > 0 && len(e.buf)-e.base+len(payload) > e.limit {
+		e.over = true // reported by the next boundary or at the end
+		return
+	}
 	if e.frameStart >= 0 && len(payload) >= frameTarget {
 		e.buf = append(e.buf, hdr...)
 		// Move the header out of the frame: commit the frame before it.
@@ -262,7 +294,9 @@ func (e *encState) get(idx uint32) {
 
 func (e *encState) save(v Value) error {
 	if e.proto >= 4 {
-		e.boundary()
+		if err := e.boundary(); err != nil {
+			return err
+		}
 	}
 	switch x := v.(type) {
 	case nil:

@@ -5,13 +5,16 @@ import (
 	"fmt"
 )
 
-// Sentinel errors of the decoder. A *DecodeError wraps one of them (or a
-// more specific error) so callers can test with errors.Is.
+// Sentinel errors of the codec. A *DecodeError or *EncodeError wraps one of
+// them (or a more specific error) so callers can test with errors.Is.
 var (
 	// ErrTooLarge reports that a pickle exceeds a limit of the
 	// DecoderConfig (input size, nesting depth, memo size, item count, int
 	// digits), or that a value is too large or too deep to encode.
 	ErrTooLarge = errors.New("pickle: data exceeds limit")
+	// ErrLimit reports that a pickle would be longer than the limit given
+	// to AppendMarshalLimit.
+	ErrLimit = errors.New("pickle: pickle exceeds the output limit")
 	// ErrTruncated reports that the input ended before the STOP opcode.
 	ErrTruncated = errors.New("pickle: unexpected end of data")
 	// ErrUnsupported reports an opcode that needs something a pickle stream

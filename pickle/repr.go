@@ -33,9 +33,22 @@ const maxReprIntBits = 1 << 20
 // The result is at most about 1 MiB long; longer reprs are cut and end
 // with "...".
 func Repr(v Value) string {
-	var r reprState
+	r := reprState{max: maxReprLen}
 	r.repr(v, 0)
 	return r.String()
+}
+
+// ReprLimit returns Repr(v) without its 1 MiB cap, and true, if that repr
+// is at most limit bytes long; otherwise it stops as soon as it knows the
+// repr is longer and returns "" and false. Building it takes at most about
+// twice limit bytes of memory.
+func ReprLimit(v Value, limit int) (string, bool) {
+	r := reprState{max: max(limit, 0), exact: true}
+	r.repr(v, 0)
+	if r.full {
+		return "", false
+	}
+	return r.String(), true
 }
 
 // Str returns str(v): a str unchanged, anything else as Repr.
@@ -49,20 +62,38 @@ func Str(v Value) string {
 type reprState struct {
 	strings.Builder
 	active []any // containers being printed, for recursion detection
-	full   bool
+	max    int   // the longest result
+	exact  bool  // past max, write nothing (ReprLimit) rather than "..."
+	full   bool  // max was reached: the rest is dropped
 }
 
 func (r *reprState) put(s string) {
 	if r.full {
 		return
 	}
-	if r.Len()+len(s) > maxReprLen {
-		r.WriteString(s[:max(0, maxReprLen-r.Len())])
-		r.WriteString("...")
+	if r.Len()+len(s) > r.max {
 		r.full = true
+		if !r.exact {
+			r.WriteString(s[:max(0, r.max-r.Len())])
+			r.WriteString("...")
+		}
 		return
 	}
 	r.WriteString(s)
+}
+
+// fits reports whether a str or bytes of n bytes may be quoted: for
+// ReprLimit, one longer than the room left makes the result full at once
+// instead of being quoted for nothing. Repr quotes it and keeps a prefix.
+func (r *reprState) fits(n int) bool {
+	if r.full {
+		return false
+	}
+	if r.exact && r.Len()+n > r.max {
+		r.full = true
+		return false
+	}
+	return true
 }
 
 // enter reports whether p is already being printed; if not it marks it.
@@ -108,12 +139,18 @@ func (r *reprState) repr(v Value, depth int) {
 	case complex128:
 		r.put(formatComplex(x))
 	case string:
-		r.put(quoteStr(x))
+		if r.fits(len(x) + 2) {
+			r.put(quoteStr(x))
+		}
 	case []byte:
-		r.put(quoteBytes(x))
+		if r.fits(len(x) + 3) {
+			r.put(quoteBytes(x))
+		}
 	case *ByteArray:
 		r.put("bytearray(")
-		r.put(quoteBytes(x.Data))
+		if r.fits(len(x.Data) + 3) {
+			r.put(quoteBytes(x.Data))
+		}
 		r.put(")")
 	case Tuple:
 		r.put("(")

@@ -30,7 +30,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(run(strings.Split(args, "\n")))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if plain.path != "" {
+		os.RemoveAll(filepath.Dir(plain.path)) // plainBinary's build
+	}
+	os.Exit(code)
 }
 
 // waitExit waits for cmd and returns its exit status (-1: killed by a

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -61,6 +62,12 @@ Like CPython's server, procshare's can then hold a reference on that
 manager, so that the object lives as long as the stored copy: only on the
 managers --foreign-allow lists, with the key of --foreign-authkey-file,
 never with its own (PROTOCOL.md 11.1). By default it dials no one.
+
+Memory: --max-memory bounds what the server's objects store plus what calls
+hold until their replies are written (default 1GiB); a call that would pass
+it raises MemoryError in the client and changes nothing. Sizes are
+estimates: the process uses somewhat more. Unless GOMEMLIMIT is set, the Go
+runtime's soft memory limit is set to 1.5 times the budget plus 64MiB.
 
 On startup it prints "procshare: serving on ADDRESS" on stderr (and writes
 ADDRESS to --addr-file), so scripts can use port 0.
@@ -116,6 +123,19 @@ func (l *addressList) Set(s string) error {
 	return nil
 }
 
+// setMemoryLimit sets the Go runtime's soft memory limit from the server's
+// budget, unless GOMEMLIMIT is set: the garbage collector then works harder
+// as the heap nears it rather than letting garbage double the heap.
+func setMemoryLimit(budget int64) {
+	if os.Getenv("GOMEMLIMIT") != "" || budget < 0 {
+		return
+	}
+	if budget == 0 {
+		budget = manager.DefaultMaxMemory
+	}
+	debug.SetMemoryLimit(budget + budget/2 + 64<<20)
+}
+
 // serveCommand runs "procshare serve" until ctx is cancelled or a client
 // sends shutdown. Messages go to stderr.
 func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
@@ -136,6 +156,8 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	maxPeer := fs.Int("max-peer-connections", 0, "connections one peer may hold (a peer: an IP address for TCP, a process for a Unix socket), so that no peer alone reaches --max-connections; all local TCP clients are one peer. 0: half of --max-connections; -1: no limit")
 	idle := fs.Duration("idle-timeout", 0, "close a connection on which no request arrived for this long (e.g. 10m); a call blocked in the server is not idle. CPython proxies do not reconnect: a thread whose connection was closed fails on every later call. 0: never")
 	verbose := fs.Bool("v", false, "log connections, errors and recovered panics to stderr")
+	var maxMemory budgetFlag
+	fs.Var(&maxMemory, "max-memory", "memory budget `SIZE` for stored values and replies in flight, e.g. 512MiB or 2GiB; a call that would pass it raises MemoryError (0: 1GiB; -1: no limit)")
 	var expose exposeFlag
 	fs.Var(&expose, "expose", "a named shared object `NAME=TYPEID` (e.g. get_queue=Queue); repeatable")
 	foreignKeyFile := fs.String("foreign-authkey-file", "", "`file` holding the key for other managers' objects stored here (must differ from the server's key); with --foreign-allow")
@@ -178,6 +200,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxConnections:      *maxConns,
 		MaxPeerConnections:  *maxPeer,
 		IdleTimeout:         *idle,
+		MaxMemory:           int64(maxMemory.sizeFlag),
 		Expose:              expose,
 		Foreign:             foreign,
 		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
@@ -185,6 +208,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	setMemoryLimit(int64(maxMemory.sizeFlag))
 	ln, err := manager.Listen(addr)
 	if err != nil {
 		return err
@@ -250,4 +274,27 @@ func (f *sizeFlag) Set(s string) error {
 	}
 	*f = sizeFlag(n * mult)
 	return nil
+}
+
+// budgetFlag is a sizeFlag that also takes 0 (the default) and -1 (no
+// limit), for --max-memory.
+type budgetFlag struct{ sizeFlag }
+
+func (f *budgetFlag) String() string {
+	if f.sizeFlag <= 0 {
+		return strconv.FormatInt(int64(f.sizeFlag), 10)
+	}
+	return f.sizeFlag.String()
+}
+
+func (f *budgetFlag) Set(s string) error {
+	switch strings.TrimSpace(s) {
+	case "0":
+		f.sizeFlag = 0
+		return nil
+	case "-1":
+		f.sizeFlag = -1
+		return nil
+	}
+	return f.sizeFlag.Set(s)
 }
