@@ -131,6 +131,10 @@ type ServerConfig struct {
 	// than CPUs: procshare serve runs with twice as many.
 	DedicatedThreads int
 
+	// Observer, if set, is told of every connection and call, for
+	// metrics (see ServerObserver). Nil means none, at no cost.
+	Observer ServerObserver
+
 	// Logger receives connection errors, recovered panics and lifecycle
 	// events. Nil discards them.
 	Logger *slog.Logger
@@ -199,6 +203,8 @@ type Server struct {
 	nextConn  uint64
 	closed    bool
 	threads   int // connections on dedicated threads (DedicatedThreads)
+
+	blocked atomic.Int64 // calls waiting now (Stats)
 
 	done     chan struct{} // closed when the server stops
 	doneOnce sync.Once

@@ -158,8 +158,10 @@ func (c *srvConn) serve() {
 	// one of the handshake's slots (see connLimits).
 	if err := wire.ServerHandshakeNotify(c.wc, s.authkey, func() { s.limits.authenticated(c) }); err != nil {
 		s.log.Debug("manager: handshake failed", "remote", c.nc.RemoteAddr(), "err", err)
+		s.observeConnection("failed")
 		return
 	}
+	s.observeConnection("ok")
 	c.nc.SetDeadline(time.Time{})
 	idleAt := c.waitRequest(time.Now())
 	frame, err := c.wc.ReadFrame()
@@ -192,7 +194,7 @@ func (c *srvConn) serve() {
 	}
 	reply := s.serverMethod(c, req)
 	c.writeNow(reply)
-	if req.method == "shutdown" && reply.isReturn {
+	if req.method == "shutdown" && reply.isReturn() {
 		s.log.Info("manager: shutdown requested by a client", "remote", c.nc.RemoteAddr())
 		s.stop()
 	}

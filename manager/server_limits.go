@@ -126,6 +126,7 @@ const refuseTimeout = time.Second
 // AssertionError with the reason), and closes it.
 func (s *Server) refuse(nc net.Conn, peer, reason string) {
 	s.log.Warn("manager: connection refused", "remote", nc.RemoteAddr(), "peer", peer, "reason", reason)
+	s.observeConnection("refused")
 	nc.SetWriteDeadline(time.Now().Add(refuseTimeout))
 	wire.Refuse(wire.NewConn(nc, nil), "procshare: connection refused: "+reason+"; try again later")
 	nc.Close()

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/procshare/procshare/pickle"
@@ -22,10 +23,12 @@ const (
 
 // srvReply is an encoded reply frame.
 type srvReply struct {
-	data     []byte
-	isReturn bool
-	hangUp   bool // send nothing and close: the client or the server is going away
+	data   []byte
+	kind   string // msgReturn, msgError, …: what data says
+	hangUp bool   // send nothing and close: the client or the server is going away
 }
+
+func (r srvReply) isReturn() bool { return r.kind == msgReturn }
 
 // Pre-encoded constant replies.
 var (
@@ -51,9 +54,9 @@ func encodeReply(kind string, payload pickle.Value) srvReply {
 		if err != nil { // cannot happen: a tuple of two strs
 			panic(err)
 		}
-		return srvReply{data: data}
+		return srvReply{data: data, kind: msgUnserializable}
 	}
-	return srvReply{data: data, isReturn: kind == msgReturn}
+	return srvReply{data: data, kind: kind}
 }
 
 // returnReply encodes ('#RETURN', v), using the constant replies for None
@@ -149,8 +152,22 @@ func parseRequest(mem *memScope, frame []byte) (srvRequest, *pyExc) {
 var errNoMethod = errors.New("manager: no such method")
 
 // objectCall runs one object request (CPython's serve_client body).
-func (s *Server) objectCall(c *srvCall, req srvRequest) srvReply {
+func (s *Server) objectCall(c *srvCall, req srvRequest) (reply srvReply) {
 	e := s.table.get(req.ident)
+	if s.cfg.Observer != nil {
+		start := time.Now()
+		typeid, method := "(unknown)", "(unexposed)"
+		if e != nil {
+			typeid = e.typeid
+			switch {
+			case e.typ.isExposed(req.method):
+				method = req.method
+			case req.method == "__str__", req.method == "__repr__", req.method == "#GETVALUE":
+				method = req.method // the fallbacks
+			}
+		}
+		defer func() { s.observeCall(typeid, method, reply, start) }()
+	}
 	if e == nil {
 		return encodeReply(msgTraceback, formatTraceback("serve_client", keyError(req.ident)))
 	}
@@ -211,7 +228,7 @@ func (c *srvCall) encode(kind string, payload pickle.Value) srvReply {
 		if cap(buf) > 2*smallReply {
 			conn.enc = nil // an idle connection keeps little
 		}
-		return srvReply{data: buf, isReturn: kind == msgReturn}
+		return srvReply{data: buf, kind: kind}
 	}
 	if !errors.Is(err, pickle.ErrLimit) {
 		return encodeReply(kind, payload) // '#UNSERIALIZABLE' with the reason
@@ -228,7 +245,7 @@ func (c *srvCall) encode(kind string, payload pickle.Value) srvReply {
 		return encodeReply(msgUnserializable, formatTraceback("send", asExc(err)))
 	}
 	conn.mem.give(est - int64(cap(buf)))
-	return srvReply{data: buf, isReturn: kind == msgReturn}
+	return srvReply{data: buf, kind: kind}
 }
 
 // tokenValue pickles a Token whose address is already a pickle value.
@@ -319,6 +336,10 @@ func (s *Server) serverMethod(c *srvConn, req srvRequest) (reply srvReply) {
 				excf(excRuntimeError, "procshare: internal error: %v", r)))
 		}
 	}()
+	if s.cfg.Observer != nil {
+		start := time.Now()
+		defer func() { s.observeCall("", serverMethodName(req.method), reply, start) }()
+	}
 	v, err := s.runServerMethod(c, req)
 	if err != nil {
 		return encodeReply(msgTraceback, formatTraceback(req.method, asExc(err)))
@@ -326,89 +347,134 @@ func (s *Server) serverMethod(c *srvConn, req srvRequest) (reply srvReply) {
 	return returnReply(v)
 }
 
-func (s *Server) runServerMethod(c *srvConn, req srvRequest) (pickle.Value, error) {
-	one := func(name string) (pickle.Value, error) {
-		var out [1]pickle.Value
-		p := srvParams{fn: req.method, names: []string{name}, nreq: 1}
-		if err := p.bind(req.args, req.kw, out[:]); err != nil {
-			return nil, err
-		}
-		return out[0], nil
-	}
-	switch req.method {
-	case "dummy":
-		return nil, noArgs("dummy", req.args, req.kw)
-	case "create":
-		return s.create(&c.mem, req.args, req.kw)
-	case "incref", "decref":
-		v, err := one("ident")
-		if err != nil {
-			return nil, err
-		}
-		id, ok := v.(string)
-		if !ok {
-			return nil, keyError(v)
-		}
-		if req.method == "incref" {
-			return nil, s.table.incref(id)
-		}
-		return nil, s.table.decref(id)
-	case "get_methods":
-		v, err := one("token")
-		if err != nil {
-			return nil, err
-		}
-		tok, err := tokenFromValue(v)
-		if err != nil {
-			return nil, excf(excAttributeError, "'%s' object has no attribute 'id'", typeName(v))
-		}
-		e := s.table.get(tok.ID)
-		if e == nil {
-			return nil, keyError(tok.ID)
-		}
-		return e.typ.exposedTuple(), nil
-	case "debug_info":
-		if err := noArgs("debug_info", req.args, req.kw); err != nil {
-			return nil, err
-		}
-		return s.debugInfo(), nil
-	case "number_of_objects":
-		if err := noArgs("number_of_objects", req.args, req.kw); err != nil {
-			return nil, err
-		}
-		return int64(len(s.table.counted())), nil
-	case "shutdown":
-		return nil, noArgs("shutdown", req.args, req.kw)
-	case "ps_interrupt":
-		var out [2]pickle.Value
-		p := srvParams{fn: "ps_interrupt", names: []string{"conn_id", "seq"}, nreq: 1}
-		if err := p.bind(req.args, req.kw, out[:]); err != nil {
-			return nil, err
-		}
-		id, ok := out[0].(string)
-		if !ok {
-			return nil, typeErrorf("ps_interrupt() conn_id must be a str, not %s", typeName(out[0]))
-		}
-		var seq int64
-		if out[1] != nil {
-			var err error
-			if seq, err = pyIndex(out[1]); err != nil {
+// serverMethodFunc is one server method of a management connection.
+type serverMethodFunc func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error)
+
+// serverMethods are the management connection's methods: CPython's
+// Server.public (accept_connection is answered by the connection itself,
+// as the first request only) and procshare's ps_interrupt and ps_info.
+var serverMethods map[string]serverMethodFunc
+
+func init() {
+	serverMethods = map[string]serverMethodFunc{
+		"dummy": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			return nil, noArgs("dummy", req.args, req.kw)
+		},
+		"create": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			return s.create(&c.mem, req.args, req.kw)
+		},
+		"incref": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			id, err := identArg(req)
+			if err != nil {
 				return nil, err
 			}
-			if seq < 0 {
-				return nil, valueErrorf("ps_interrupt() seq must be >= 0")
+			return nil, s.table.incref(id)
+		},
+		"decref": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			id, err := identArg(req)
+			if err != nil {
+				return nil, err
 			}
-		}
-		return s.interruptConn(id, uint64(seq))
-	case "ps_info":
-		if err := noArgs("ps_info", req.args, req.kw); err != nil {
-			return nil, err
-		}
-		return s.info(), nil
-	case "accept_connection":
-		// Only valid as the first request, handled by the connection.
+			return nil, s.table.decref(id)
+		},
+		"get_methods": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			v, err := serverArg(req, "token")
+			if err != nil {
+				return nil, err
+			}
+			tok, err := tokenFromValue(v)
+			if err != nil {
+				return nil, excf(excAttributeError, "'%s' object has no attribute 'id'", typeName(v))
+			}
+			e := s.table.get(tok.ID)
+			if e == nil {
+				return nil, keyError(tok.ID)
+			}
+			return e.typ.exposedTuple(), nil
+		},
+		"debug_info": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			if err := noArgs("debug_info", req.args, req.kw); err != nil {
+				return nil, err
+			}
+			return s.debugInfo(), nil
+		},
+		"number_of_objects": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			if err := noArgs("number_of_objects", req.args, req.kw); err != nil {
+				return nil, err
+			}
+			return int64(len(s.table.counted())), nil
+		},
+		"shutdown": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			return nil, noArgs("shutdown", req.args, req.kw)
+		},
+		"ps_interrupt": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			var out [2]pickle.Value
+			p := srvParams{fn: "ps_interrupt", names: []string{"conn_id", "seq"}, nreq: 1}
+			if err := p.bind(req.args, req.kw, out[:]); err != nil {
+				return nil, err
+			}
+			id, ok := out[0].(string)
+			if !ok {
+				return nil, typeErrorf("ps_interrupt() conn_id must be a str, not %s", typeName(out[0]))
+			}
+			var seq int64
+			if out[1] != nil {
+				var err error
+				if seq, err = pyIndex(out[1]); err != nil {
+					return nil, err
+				}
+				if seq < 0 {
+					return nil, valueErrorf("ps_interrupt() seq must be >= 0")
+				}
+			}
+			return s.interruptConn(id, uint64(seq))
+		},
+		"ps_info": func(s *Server, c *srvConn, req srvRequest) (pickle.Value, error) {
+			if err := noArgs("ps_info", req.args, req.kw); err != nil {
+				return nil, err
+			}
+			return s.info(), nil
+		},
+	}
+}
+
+// serverMethodName is method as ServerObserver reports it: a server
+// method's name, or "(unknown)".
+func serverMethodName(method string) string {
+	if serverMethods[method] == nil {
+		return "(unknown)"
+	}
+	return method
+}
+
+func (s *Server) runServerMethod(c *srvConn, req srvRequest) (pickle.Value, error) {
+	if f := serverMethods[req.method]; f != nil {
+		return f(s, c, req)
 	}
 	return nil, newExc(excAssertionError, pickle.Repr(req.method)+" unrecognized")
+}
+
+// serverArg binds the one required argument name of a server method.
+func serverArg(req srvRequest, name string) (pickle.Value, error) {
+	var out [1]pickle.Value
+	p := srvParams{fn: req.method, names: []string{name}, nreq: 1}
+	if err := p.bind(req.args, req.kw, out[:]); err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// identArg binds the object id argument of incref and decref.
+func identArg(req srvRequest) (string, error) {
+	v, err := serverArg(req, "ident")
+	if err != nil {
+		return "", err
+	}
+	id, ok := v.(string)
+	if !ok {
+		return "", keyError(v)
+	}
+	return id, nil
 }
 
 // create implements create(typeid, *args, **kwds); the constructor charges

@@ -94,6 +94,13 @@ func (t *srvTable) init(s *Server) {
 }
 
 // add registers obj under a new id with refcount 1.
+// len returns the number of objects.
+func (t *srvTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.entries)
+}
+
 func (t *srvTable) add(typeid string, typ *srvType, obj srvObj, named bool) *srvEntry {
 	t.mu.Lock()
 	t.nextID += 0x10

@@ -71,6 +71,9 @@ func (c *srvCall) wait(mu *sync.Mutex, q *srvWaitq, deadline time.Time, interrup
 	if !interruptible {
 		stop = nil
 	}
+	s := c.conn.s
+	s.blocked.Add(1)
+	defer s.blocked.Add(-1)
 	var timeout <-chan time.Time
 	if !deadline.IsZero() {
 		t := time.NewTimer(time.Until(deadline))
@@ -86,7 +89,7 @@ func (c *srvCall) wait(mu *sync.Mutex, q *srvWaitq, deadline time.Time, interrup
 		r = waitStopped
 	case <-dead:
 		r = waitStopped
-	case <-c.conn.s.done:
+	case <-s.done:
 		r = waitStopped
 	}
 	mu.Lock()
