@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/procshare/procshare/manager"
 )
 
@@ -71,6 +73,12 @@ runtime's soft memory limit is set to 1.5 times the budget plus 64MiB.
 
 On startup it prints "procshare: serving on ADDRESS" on stderr (and writes
 ADDRESS to --addr-file), so scripts can use port 0.
+
+With --metrics-address, it serves Prometheus metrics at /metrics
+(connections by handshake outcome, calls and their latency by typeid,
+method and outcome, open connections, objects, blocked calls, memory
+budget use, and Go's and the process's own) and /healthz (200 while
+serving); "procshare: metrics on http://ADDRESS/metrics" is printed.
 
 Limits (PROTOCOL.md section 3.1): a client over --max-connections or
 --max-peer-connections is refused at once with a message naming the limit
@@ -155,6 +163,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	maxConns := fs.Int("max-connections", 0, "connections held at once, in the handshake or not; past it a client is refused with an error naming the limit (logged at WARN). At most half of them may be in the handshake: past that the one longest in it is closed. 0: half the descriptor limit (ulimit -n) less 32; -1: no limit")
 	maxPeer := fs.Int("max-peer-connections", 0, "connections one peer may hold (a peer: an IP address for TCP, a process for a Unix socket), so that no peer alone reaches --max-connections; all local TCP clients are one peer. 0: half of --max-connections; -1: no limit")
 	idle := fs.Duration("idle-timeout", 0, "close a connection on which no request arrived for this long (e.g. 10m); a call blocked in the server is not idle. CPython proxies do not reconnect: a thread whose connection was closed fails on every later call. 0: never")
+	metricsAddr := fs.String("metrics-address", "", "serve Prometheus metrics at http://`host:port`/metrics and a health check at /healthz (default: off)")
 	verbose := fs.Bool("v", false, "log connections, errors and recovered panics to stderr")
 	var maxMemory budgetFlag
 	fs.Var(&maxMemory, "max-memory", "memory budget `SIZE` for stored values and replies in flight, e.g. 512MiB or 2GiB; a call that would pass it raises MemoryError (0: 1GiB; -1: no limit)")
@@ -192,7 +201,20 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
+	var observer manager.ServerObserver
+	var metricsLn net.Listener
+	var registry *prometheus.Registry
+	if *metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", *metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-address: %w", err)
+		}
+		defer metricsLn.Close()
+		var po *promObserver
+		registry, po = newMetrics()
+		observer = po
+	}
 	srv, err := manager.NewServer(&manager.ServerConfig{
+		Observer:            observer,
 		Authkey:             key,
 		ReleaseOnDisconnect: *release,
 		DedicatedThreads:    *threads,
@@ -224,6 +246,11 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stderr, "procshare: serving on %s\n", real)
+	if metricsLn != nil {
+		registry.MustRegister(newStatsCollector(srv))
+		fmt.Fprintf(stderr, "procshare: metrics on http://%s/metrics\n", metricsLn.Addr())
+		go metricsServer(ctx, metricsLn, registry, srv, stderr)
+	}
 	err = srv.Serve(ctx, ln)
 	if errors.Is(err, context.Canceled) {
 		err = nil
