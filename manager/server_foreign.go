@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -440,10 +441,10 @@ func (f *foreignRefs) wait() {
 // it hands out carry them (addressFromValue of the pickled address).
 type ownAddrs []Address
 
-// isLocal reports whether a names one of this server's listeners: a token
-// with such an address is one of ours. Like CPython, any other address
-// (also another spelling of ours, such as localhost for 127.0.0.1) names
-// another manager. Safe from any goroutine, lock-free.
+// isLocal reports whether a names one of this server's listeners, as
+// listened on or as a client on this machine may spell it (see
+// addOwnLocked): a token with such an address is one of ours. Any other
+// address names another manager. Safe from any goroutine, lock-free.
 func (s *Server) isLocal(a Address) bool {
 	p := s.own.Load()
 	if p == nil {
@@ -467,13 +468,61 @@ func tokenSpelling(a Address) Address {
 	return a
 }
 
-// addOwnLocked records a listener address for isLocal. s.mu is held.
+// addOwnLocked records a listener address for isLocal, with the other
+// spellings of it that a client on this machine may have connected with
+// (and so put in the tokens it pickles: CPython clients build tokens with
+// their own spelling of the address). s.mu is held.
 func (s *Server) addOwnLocked(a Address) {
-	tokAddr := tokenSpelling(a)
-	var next ownAddrs
+	next := ownAddrs{tokenSpelling(a)}
+	next = append(next, ownSpellings(a)...)
 	if p := s.own.Load(); p != nil {
 		next = append(next, *p...)
 	}
-	next = append(next, tokAddr)
 	s.own.Store(&next)
+}
+
+// ownSpellings returns the other names of a TCP listener's address that
+// reach it from this machine: localhost and the loopback address of its
+// family (127.0.0.1, ::1) for a listener on a loopback address; for one on
+// an unspecified address (0.0.0.0, ::), both loopback addresses and each of
+// the machine's own IP addresses. Host names other than localhost are not
+// resolved: a token naming one is another manager's.
+func ownSpellings(a Address) []Address {
+	if a.Network != "tcp" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(a.Addr)
+	if err != nil {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() && !ip.IsUnspecified() {
+		return nil
+	}
+	var hosts []string
+	switch {
+	case ip.IsUnspecified():
+		hosts = []string{"localhost", "127.0.0.1", "::1"}
+	case ip.To4() != nil:
+		hosts = []string{"localhost", "127.0.0.1"}
+	default:
+		hosts = []string{"localhost", "::1"}
+	}
+	if ip.IsUnspecified() {
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			for _, ia := range addrs {
+				if n, ok := ia.(*net.IPNet); ok {
+					hosts = append(hosts, n.IP.String())
+				}
+			}
+		}
+	}
+	var out []Address
+	for _, h := range hosts {
+		alias := tokenSpelling(Address{Network: "tcp", Addr: net.JoinHostPort(h, port)})
+		if alias != tokenSpelling(a) {
+			out = append(out, alias)
+		}
+	}
+	return out
 }

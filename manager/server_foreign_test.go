@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,38 @@ func TestServerForeignConfigRefused(t *testing.T) {
 				t.Fatalf("NewServer: %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestServerOwnAddressSpellings: a token naming the server by another
+// name that reaches it from this machine (localhost for a listener on
+// 127.0.0.1, as a CPython client that connected to localhost writes it)
+// is the server's own: the stored value holds the object, with no
+// connection to anyone.
+func TestServerOwnAddressSpellings(t *testing.T) {
+	ts := startStServer(t, "tcp", nil)
+	_, port, err := net.SplitHostPort(ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	o := ts.stObj()
+	outer, _ := ts.create("list")
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		inner, _ := ts.create("dict")
+		o.must(outer, "append", proxyValue(pickle.Tuple{host, int64(p)}, "DictProxy", "dict", inner))
+		ts.mustServer("decref", inner) // the client's own reference goes
+		if refs, held := psInfo(t, ts, inner); refs != 0 || held != 1 {
+			t.Fatalf("%s: refcount=%d held=%d, want 0 and 1", host, refs, held)
+		}
+	}
+	// Another host name, or the loopback address of the other family, is
+	// another manager's: no hold.
+	for _, host := range []string{"example.invalid", "::1"} {
+		other, _ := ts.create("dict")
+		o.must(outer, "append", proxyValue(pickle.Tuple{host, int64(p)}, "DictProxy", "dict", other))
+		ts.mustServer("decref", other)
+		kind, v := o.do(other, "__len__")
+		stWantTB(t, kind, v, "KeyError")
 	}
 }
