@@ -410,575 +410,564 @@ func (d *Decoder) memoTop(idx int64) error {
 
 func (d *Decoder) container() { d.containers++ }
 
+// step runs one opcode. The opcodes are handled in groups, each a method
+// that reports whether op was one of its own: data (scalars and strings),
+// containers, the memo, the stack and framing, and objects.
 func (d *Decoder) step(op byte) error {
-	switch op {
-	case opProto:
-		p, err := d.readByte()
-		if err != nil {
-			return err
-		}
-		if p > HighestProtocol {
-			return fmt.Errorf("unsupported protocol %d: %w", p, ErrUnsupported)
-		}
-		d.proto = int(p)
-		return nil
-	case opFrame:
-		p, err := d.read(8)
-		if err != nil {
-			return err
-		}
-		if n := binary.LittleEndian.Uint64(p); n > uint64(d.cfg.MaxInput) {
-			return fmt.Errorf("frame of %d bytes exceeds the input limit: %w", n, ErrTooLarge)
-		}
-		return nil
-	case opMark:
-		if len(d.marks) >= d.cfg.MaxDepth {
-			return fmt.Errorf("MARKs nested more than %d deep: %w", d.cfg.MaxDepth, ErrTooLarge)
-		}
-		d.marks = append(d.marks, len(d.stack))
-		return nil
-	case opPop:
-		if len(d.marks) > 0 && d.marks[len(d.marks)-1] == len(d.stack) {
-			// CPython pops the mark when the stack above it is empty.
-			d.marks = d.marks[:len(d.marks)-1]
-			return nil
-		}
-		_, err := d.pop()
+	if ok, err := d.stepData(op); ok {
 		return err
-	case opPopMark:
-		_, err := d.popMark()
+	}
+	if ok, err := d.stepContainer(op); ok {
 		return err
-	case opDup:
-		t, err := d.top()
-		if err != nil {
-			return err
-		}
-		return d.push(*t)
-	case opNone:
-		return d.push(nil)
-	case opNewTrue:
-		return d.push(true)
-	case opNewFalse:
-		return d.push(false)
-	case opInt:
-		line, err := d.readLine()
-		if err != nil {
-			return err
-		}
-		switch string(line) {
-		case "01":
-			return d.push(true)
-		case "00":
-			return d.push(false)
-		}
-		v, err := d.parseInt(line, false)
-		if err != nil {
-			return err
-		}
-		return d.push(v)
-	case opLong:
-		line, err := d.readLine()
-		if err != nil {
-			return err
-		}
-		v, err := d.parseInt(line, true)
-		if err != nil {
-			return err
-		}
-		return d.push(v)
-	case opBinInt:
-		p, err := d.read(4)
-		if err != nil {
-			return err
-		}
-		return d.push(int64(int32(binary.LittleEndian.Uint32(p))))
-	case opBinInt1:
+	}
+	if ok, err := d.stepMemo(op); ok {
+		return err
+	}
+	if ok, err := d.stepStack(op); ok {
+		return err
+	}
+	if ok, err := d.stepObject(op); ok {
+		return err
+	}
+	return malformed("unknown opcode 0x%02x", op)
+}
+
+// readUint reads a little-endian unsigned integer of width bytes (1, 2, 4
+// or 8).
+func (d *Decoder) readUint(width int) (uint64, error) {
+	if width == 1 {
 		c, err := d.readByte()
+		return uint64(c), err
+	}
+	p, err := d.read(width)
+	if err != nil {
+		return 0, err
+	}
+	switch width {
+	case 2:
+		return uint64(binary.LittleEndian.Uint16(p)), nil
+	case 4:
+		return uint64(binary.LittleEndian.Uint32(p)), nil
+	}
+	return binary.LittleEndian.Uint64(p), nil
+}
+
+// readCounted reads a byte string preceded by its length, a little-endian
+// integer of width bytes (1, 4 or 8). With signed, a 4-byte length is a
+// signed int32 and a negative one is malformed (what names the opcode).
+func (d *Decoder) readCounted(width int, signed bool, what string) ([]byte, error) {
+	n, err := d.readUint(width)
+	if err != nil {
+		return nil, err
+	}
+	if width == 1 {
+		return d.read(int(n))
+	}
+	if signed && int32(n) < 0 {
+		return nil, malformed("%s with negative length %d", what, int32(n))
+	}
+	return d.readLen(n)
+}
+
+// lineInt reads a decimal integer on a line of its own (the text protocol's
+// PUT and GET).
+func (d *Decoder) lineInt(what string) (int64, error) {
+	line, err := d.readLine()
+	if err != nil {
+		return 0, err
+	}
+	idx, err := strconv.ParseInt(string(line), 10, 64)
+	if err != nil {
+		return 0, malformed("bad %s index %q", what, line)
+	}
+	return idx, nil
+}
+
+// stepData pushes the scalar or string op encodes.
+func (d *Decoder) stepData(op byte) (bool, error) {
+	switch op {
+	case opNone:
+		return true, d.push(nil)
+	case opNewTrue:
+		return true, d.push(true)
+	case opNewFalse:
+		return true, d.push(false)
+	case opInt, opLong:
+		line, err := d.readLine()
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.push(int64(c))
-	case opBinInt2:
-		p, err := d.read(2)
+		if op == opInt {
+			switch string(line) {
+			case "01":
+				return true, d.push(true)
+			case "00":
+				return true, d.push(false)
+			}
+		}
+		v, err := d.parseInt(line, op == opLong)
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.push(int64(binary.LittleEndian.Uint16(p)))
-	case opLong1:
-		n, err := d.readByte()
+		return true, d.push(v)
+	case opBinInt1, opBinInt2, opBinInt:
+		n, err := d.readUint(prefixWidth(op))
 		if err != nil {
-			return err
+			return true, err
 		}
-		p, err := d.read(int(n))
+		if op == opBinInt {
+			return true, d.push(int64(int32(n)))
+		}
+		return true, d.push(int64(n))
+	case opLong1, opLong4:
+		p, err := d.readCounted(prefixWidth(op), true, "LONG4")
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.push(decodeLong(p))
-	case opLong4:
-		p, err := d.read(4)
-		if err != nil {
-			return err
-		}
-		n := int32(binary.LittleEndian.Uint32(p))
-		if n < 0 {
-			return malformed("LONG4 with negative byte count %d", n)
-		}
-		p, err = d.readLen(uint64(n))
-		if err != nil {
-			return err
-		}
-		return d.push(decodeLong(p))
+		return true, d.push(decodeLong(p))
 	case opFloat:
 		line, err := d.readLine()
 		if err != nil {
-			return err
+			return true, err
 		}
 		f, err := parsePyFloat(string(line))
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.push(f)
+		return true, d.push(f)
 	case opBinFloat:
 		p, err := d.read(8)
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.push(math.Float64frombits(binary.BigEndian.Uint64(p)))
+		return true, d.push(math.Float64frombits(binary.BigEndian.Uint64(p)))
 	case opString:
 		line, err := d.readLine()
 		if err != nil {
-			return err
+			return true, err
 		}
 		raw, err := unquoteString(line)
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.pushPy2Str(raw)
-	case opBinString:
-		p, err := d.read(4)
+		return true, d.pushPy2Str(raw)
+	case opShortBinString, opBinString:
+		p, err := d.readCounted(prefixWidth(op), true, "BINSTRING")
 		if err != nil {
-			return err
+			return true, err
 		}
-		n := int32(binary.LittleEndian.Uint32(p))
-		if n < 0 {
-			return malformed("BINSTRING with negative length %d", n)
-		}
-		p, err = d.readLen(uint64(n))
-		if err != nil {
-			return err
-		}
-		return d.pushPy2Str(p)
-	case opShortBinString:
-		n, err := d.readByte()
-		if err != nil {
-			return err
-		}
-		p, err := d.read(int(n))
-		if err != nil {
-			return err
-		}
-		return d.pushPy2Str(p)
+		return true, d.pushPy2Str(p)
 	case opUnicode:
 		line, err := d.readLine()
 		if err != nil {
-			return err
+			return true, err
 		}
 		s, err := decodeRawUnicodeEscape(line)
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.push(s)
-	case opShortBinUnicode:
-		n, err := d.readByte()
+		return true, d.push(s)
+	case opShortBinUnicode, opBinUnicode, opBinUnicode8:
+		p, err := d.readCounted(prefixWidth(op), false, "")
 		if err != nil {
-			return err
+			return true, err
 		}
-		p, err := d.read(int(n))
+		if op == opShortBinUnicode {
+			if s, ok := internTable[string(p)]; ok {
+				return true, d.push(s)
+			}
+		}
+		return true, d.push(string(p))
+	case opShortBinBytes, opBinBytes, opBinBytes8:
+		p, err := d.readCounted(prefixWidth(op), false, "")
 		if err != nil {
-			return err
+			return true, err
 		}
-		if s, ok := internTable[string(p)]; ok {
-			return d.push(s)
-		}
-		return d.push(string(p))
-	case opBinUnicode:
-		p, err := d.read(4)
-		if err != nil {
-			return err
-		}
-		p, err = d.readLen(uint64(binary.LittleEndian.Uint32(p)))
-		if err != nil {
-			return err
-		}
-		return d.push(string(p))
-	case opBinUnicode8:
-		p, err := d.read(8)
-		if err != nil {
-			return err
-		}
-		p, err = d.readLen(binary.LittleEndian.Uint64(p))
-		if err != nil {
-			return err
-		}
-		return d.push(string(p))
-	case opShortBinBytes:
-		n, err := d.readByte()
-		if err != nil {
-			return err
-		}
-		p, err := d.read(int(n))
-		if err != nil {
-			return err
-		}
-		return d.push(bytes.Clone(p))
-	case opBinBytes:
-		p, err := d.read(4)
-		if err != nil {
-			return err
-		}
-		p, err = d.readLen(uint64(binary.LittleEndian.Uint32(p)))
-		if err != nil {
-			return err
-		}
-		return d.push(bytes.Clone(p))
-	case opBinBytes8:
-		p, err := d.read(8)
-		if err != nil {
-			return err
-		}
-		p, err = d.readLen(binary.LittleEndian.Uint64(p))
-		if err != nil {
-			return err
-		}
-		return d.push(bytes.Clone(p))
+		return true, d.push(bytes.Clone(p))
 	case opByteArray8:
-		p, err := d.read(8)
+		p, err := d.readCounted(8, false, "")
 		if err != nil {
-			return err
-		}
-		p, err = d.readLen(binary.LittleEndian.Uint64(p))
-		if err != nil {
-			return err
+			return true, err
 		}
 		d.container()
-		return d.push(&ByteArray{Data: append([]byte{}, p...)})
+		return true, d.push(&ByteArray{Data: append([]byte{}, p...)})
 	case opNextBuffer, opReadonlyBuffer:
-		return fmt.Errorf("out-of-band buffers (protocol 5 %s) are not supported: no buffers were supplied: %w", opName(op), ErrUnsupported)
+		return true, fmt.Errorf("out-of-band buffers (protocol 5 %s) are not supported: no buffers were supplied: %w", opName(op), ErrUnsupported)
 	case opPersID:
 		if _, err := d.readLine(); err != nil {
-			return err
+			return true, err
 		}
-		return fmt.Errorf("persistent ids are not supported: %w", ErrUnsupported)
+		return true, fmt.Errorf("persistent ids are not supported: %w", ErrUnsupported)
 	case opBinPersID:
-		return fmt.Errorf("persistent ids are not supported: %w", ErrUnsupported)
+		return true, fmt.Errorf("persistent ids are not supported: %w", ErrUnsupported)
 	case opExt1, opExt2, opExt4:
-		return fmt.Errorf("the copyreg extension registry is not supported: %w", ErrUnsupported)
+		return true, fmt.Errorf("the copyreg extension registry is not supported: %w", ErrUnsupported)
+	}
+	return false, nil
+}
 
+// prefixWidth is the width in bytes of the integer that follows op: the
+// value of BININT*, the length of the counted strings and LONG*.
+func prefixWidth(op byte) int {
+	switch op {
+	case opBinInt1, opLong1, opShortBinString, opShortBinUnicode, opShortBinBytes:
+		return 1
+	case opBinInt2:
+		return 2
+	case opBinUnicode8, opBinBytes8, opByteArray8:
+		return 8
+	}
+	return 4 // opBinInt, opLong4, opBinString, opBinUnicode, opBinBytes
+}
+
+// stepContainer builds and fills tuples, lists, dicts and sets.
+func (d *Decoder) stepContainer(op byte) (bool, error) {
+	switch op {
 	case opEmptyTuple:
-		return d.push(Tuple{})
+		return true, d.push(Tuple{})
 	case opTuple1, opTuple2, opTuple3:
 		n := int(op-opTuple1) + 1
 		if len(d.stack) < n || (len(d.marks) > 0 && len(d.stack)-n < d.marks[len(d.marks)-1]) {
-			return malformed("stack underflow")
+			return true, malformed("stack underflow")
 		}
 		t := make(Tuple, n)
 		copy(t, d.stack[len(d.stack)-n:])
 		clear(d.stack[len(d.stack)-n:])
 		d.stack = d.stack[:len(d.stack)-n]
 		d.container()
-		return d.push(t)
+		return true, d.push(t)
 	case opTuple:
 		items, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		d.container()
-		return d.push(Tuple(items))
+		return true, d.push(Tuple(items))
 	case opEmptyList:
 		d.container()
-		return d.push(&List{})
+		return true, d.push(&List{})
 	case opList:
 		items, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		d.container()
-		return d.push(&List{Items: items})
+		return true, d.push(&List{Items: items})
 	case opEmptyDict:
 		d.container()
-		return d.push(&Dict{})
+		return true, d.push(&Dict{})
 	case opDict:
 		items, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		if len(items)%2 != 0 {
-			return malformed("DICT with an odd number of items")
+			return true, malformed("DICT with an odd number of items")
 		}
 		dict := &Dict{}
 		for i := 0; i < len(items); i += 2 {
 			if err := d.setItem(dict, items[i], items[i+1]); err != nil {
-				return err
+				return true, err
 			}
 		}
 		d.container()
-		return d.push(dict)
+		return true, d.push(dict)
 	case opEmptySet:
 		d.container()
-		return d.push(&Set{})
+		return true, d.push(&Set{})
 	case opFrozenSet:
 		items, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		f := &FrozenSet{}
 		for _, v := range items {
 			h, err := d.hash(v)
 			if err != nil {
-				return err
+				return true, err
 			}
 			f.addHashed(v, h)
 		}
 		d.container()
-		return d.push(f)
+		return true, d.push(f)
 	case opAppend:
 		v, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		t, err := d.top()
 		if err != nil {
-			return err
+			return true, err
 		}
-		return appendTo(*t, []Value{v})
+		return true, appendTo(*t, []Value{v})
 	case opAppends:
 		items, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		t, err := d.top()
 		if err != nil {
-			return err
+			return true, err
 		}
-		return appendTo(*t, items)
+		return true, appendTo(*t, items)
 	case opSetItem:
 		v, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		k, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		t, err := d.top()
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.setItems(*t, []Value{k, v})
+		return true, d.setItems(*t, []Value{k, v})
 	case opSetItems:
 		items, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		if len(items)%2 != 0 {
-			return malformed("SETITEMS with an odd number of items")
+			return true, malformed("SETITEMS with an odd number of items")
 		}
 		t, err := d.top()
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.setItems(*t, items)
+		return true, d.setItems(*t, items)
 	case opAddItems:
 		items, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		t, err := d.top()
 		if err != nil {
-			return err
+			return true, err
 		}
 		s, ok := (*t).(*Set)
 		if !ok {
-			return malformed("ADDITEMS to a %s", TypeName(*t))
+			return true, malformed("ADDITEMS to a %s", TypeName(*t))
 		}
 		for _, v := range items {
 			h, err := d.hash(v)
 			if err != nil {
-				return err
+				return true, err
 			}
 			s.addHashed(v, h)
 		}
-		return nil
+		return true, nil
+	}
+	return false, nil
+}
 
-	case opPut:
-		line, err := d.readLine()
-		if err != nil {
-			return err
-		}
-		idx, err := strconv.ParseInt(string(line), 10, 64)
-		if err != nil {
-			return malformed("bad PUT index %q", line)
-		}
-		return d.memoTop(idx)
-	case opBinPut:
-		c, err := d.readByte()
-		if err != nil {
-			return err
-		}
-		return d.memoTop(int64(c))
-	case opLongBinPut:
-		p, err := d.read(4)
-		if err != nil {
-			return err
-		}
-		return d.memoTop(int64(binary.LittleEndian.Uint32(p)))
+// stepMemo stores the top of the stack in the memo and fetches from it.
+func (d *Decoder) stepMemo(op byte) (bool, error) {
+	var idx int64
+	var err error
+	switch op {
 	case opMemoize:
-		return d.memoTop(int64(d.memoCount))
+		return true, d.memoTop(int64(d.memoCount))
+	case opPut:
+		idx, err = d.lineInt("PUT")
 	case opGet:
-		line, err := d.readLine()
-		if err != nil {
-			return err
-		}
-		idx, err := strconv.ParseInt(string(line), 10, 64)
-		if err != nil {
-			return malformed("bad GET index %q", line)
-		}
-		return d.memoGet(idx)
-	case opBinGet:
-		c, err := d.readByte()
-		if err != nil {
-			return err
-		}
-		return d.memoGet(int64(c))
-	case opLongBinGet:
-		p, err := d.read(4)
-		if err != nil {
-			return err
-		}
-		return d.memoGet(int64(binary.LittleEndian.Uint32(p)))
+		idx, err = d.lineInt("GET")
+	case opBinPut, opBinGet:
+		var n uint64
+		n, err = d.readUint(1)
+		idx = int64(n)
+	case opLongBinPut, opLongBinGet:
+		var n uint64
+		n, err = d.readUint(4)
+		idx = int64(n)
+	default:
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if op == opGet || op == opBinGet || op == opLongBinGet {
+		return true, d.memoGet(idx)
+	}
+	return true, d.memoTop(idx)
+}
 
+// stepStack runs the opcodes of the stack itself and of framing.
+func (d *Decoder) stepStack(op byte) (bool, error) {
+	switch op {
+	case opProto:
+		p, err := d.readByte()
+		if err != nil {
+			return true, err
+		}
+		if p > HighestProtocol {
+			return true, fmt.Errorf("unsupported protocol %d: %w", p, ErrUnsupported)
+		}
+		d.proto = int(p)
+		return true, nil
+	case opFrame:
+		p, err := d.read(8)
+		if err != nil {
+			return true, err
+		}
+		if n := binary.LittleEndian.Uint64(p); n > uint64(d.cfg.MaxInput) {
+			return true, fmt.Errorf("frame of %d bytes exceeds the input limit: %w", n, ErrTooLarge)
+		}
+		return true, nil
+	case opMark:
+		if len(d.marks) >= d.cfg.MaxDepth {
+			return true, fmt.Errorf("MARKs nested more than %d deep: %w", d.cfg.MaxDepth, ErrTooLarge)
+		}
+		d.marks = append(d.marks, len(d.stack))
+		return true, nil
+	case opPop:
+		if len(d.marks) > 0 && d.marks[len(d.marks)-1] == len(d.stack) {
+			// CPython pops the mark when the stack above it is empty.
+			d.marks = d.marks[:len(d.marks)-1]
+			return true, nil
+		}
+		_, err := d.pop()
+		return true, err
+	case opPopMark:
+		_, err := d.popMark()
+		return true, err
+	case opDup:
+		t, err := d.top()
+		if err != nil {
+			return true, err
+		}
+		return true, d.push(*t)
+	}
+	return false, nil
+}
+
+// stepObject builds globals and the objects that calls, classes and
+// state describe (kept as data: nothing is called).
+func (d *Decoder) stepObject(op byte) (bool, error) {
+	switch op {
 	case opGlobal:
 		mod, err := d.readLine()
 		if err != nil {
-			return err
+			return true, err
 		}
 		m := string(mod)
 		name, err := d.readLine()
 		if err != nil {
-			return err
+			return true, err
 		}
-		return d.push(d.global(m, string(name)))
+		return true, d.push(d.global(m, string(name)))
 	case opStackGlobal:
 		name, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		mod, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		ms, ok1 := mod.(string)
 		ns, ok2 := name.(string)
 		if !ok1 || !ok2 {
-			return malformed("STACK_GLOBAL requires str")
+			return true, malformed("STACK_GLOBAL requires str")
 		}
-		return d.push(d.global(ms, ns))
+		return true, d.push(d.global(ms, ns))
 	case opReduce:
 		args, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		fn, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		at, ok := args.(Tuple)
 		if !ok {
-			return malformed("REDUCE arguments are a %s, not a tuple", TypeName(args))
+			return true, malformed("REDUCE arguments are a %s, not a tuple", TypeName(args))
 		}
 		d.container()
-		return d.push(d.reduce(fn, at))
+		return true, d.push(d.reduce(fn, at))
 	case opNewObj:
 		args, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		cls, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		at, ok := args.(Tuple)
 		if !ok {
-			return malformed("NEWOBJ arguments are a %s, not a tuple", TypeName(args))
+			return true, malformed("NEWOBJ arguments are a %s, not a tuple", TypeName(args))
 		}
 		d.container()
-		return d.push(d.newObj(cls, at, nil))
+		return true, d.push(d.newObj(cls, at, nil))
 	case opNewObjEx:
 		kw, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		args, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		cls, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		at, ok1 := args.(Tuple)
 		kd, ok2 := kw.(*Dict)
 		if !ok1 || !ok2 {
-			return malformed("NEWOBJ_EX needs a tuple and a dict")
+			return true, malformed("NEWOBJ_EX needs a tuple and a dict")
 		}
 		d.container()
-		return d.push(d.newObj(cls, at, kd))
+		return true, d.push(d.newObj(cls, at, kd))
 	case opInst:
 		mod, err := d.readLine()
 		if err != nil {
-			return err
+			return true, err
 		}
 		m := string(mod)
 		name, err := d.readLine()
 		if err != nil {
-			return err
+			return true, err
 		}
 		args, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		d.container()
-		return d.push(d.instantiate(d.global(m, string(name)), args))
+		return true, d.push(d.instantiate(d.global(m, string(name)), args))
 	case opObj:
 		items, err := d.popMark()
 		if err != nil {
-			return err
+			return true, err
 		}
 		if len(items) == 0 {
-			return malformed("OBJ without a class")
+			return true, malformed("OBJ without a class")
 		}
 		d.container()
-		return d.push(d.instantiate(items[0], items[1:]))
+		return true, d.push(d.instantiate(items[0], items[1:]))
 	case opBuild:
 		state, err := d.pop()
 		if err != nil {
-			return err
+			return true, err
 		}
 		t, err := d.top()
 		if err != nil {
-			return err
+			return true, err
 		}
 		o, ok := (*t).(*Object)
 		if !ok {
-			return malformed("BUILD on a %s", TypeName(*t))
+			return true, malformed("BUILD on a %s", TypeName(*t))
 		}
 		if o.HasState {
-			return malformed("BUILD applied twice to one object")
+			return true, malformed("BUILD applied twice to one object")
 		}
 		o.State, o.HasState = state, true
-		return nil
+		return true, nil
 	}
-	return malformed("unknown opcode 0x%02x", op)
+	return false, nil
 }
 
 // global returns the Global module.name, with Python 2 names mapped to
