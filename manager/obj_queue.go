@@ -336,7 +336,7 @@ func (q *objQueue) get(c *srvCall, max int64, block bool, timeoutArg pickle.Valu
 		items[i] = q.pop()
 	}
 	q.notFull.notify(int(n))
-	c.onFail(func() {
+	c.onLost(func() {
 		q.t.holdAll(items)
 		q.mu.Lock()
 		for i := len(items) - 1; i >= 0; i-- {

@@ -29,6 +29,7 @@ type srvConn struct {
 	wc      *wire.Conn
 	addrVal pickle.Value // this listener's address, as tokens carry it
 	id      string       // object connection id, a secret that ps_interrupt takes; "" before accept_connection
+	confirm bool         // accept_connection(confirm=True): grants are kept until ps_ack
 	label   string       // the id's public part ("c12"), for logs
 	polled  int          // requests served in the netpoller since the last try for a thread
 	name    string       // the client's process|thread name
@@ -46,8 +47,24 @@ type srvConn struct {
 	pendingI uint64     // a ps_interrupt that arrived before its call (its seq), 0 if none
 
 	states []srvConnState // objects holding per-connection state for this connection
-	undo   []func()       // compensations for replies not yet flushed
 	enc    []byte         // reply encoding buffer, reused (BufferFrame copies)
+
+	// Compensations, owned by the connection's goroutine: undo holds
+	// those of replies not yet flushed; on a confirming connection,
+	// unacked holds those of grants flushed but not yet confirmed with
+	// ps_ack (oldest first), and acked is the highest seq confirmed.
+	undo    []srvUndo
+	unacked []srvUndo
+	acked   uint64
+}
+
+// srvUndo is a compensation registered by the call seq: it gives back what
+// the call granted if the client does not get (or, on a confirming
+// connection, does not confirm) its reply.
+type srvUndo struct {
+	seq     uint64
+	f       func()
+	confirm bool // kept until ps_ack on a confirming connection (onLost)
 }
 
 func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
@@ -189,6 +206,10 @@ func (c *srvConn) finish() {
 		tc.release()
 		s.putThread()
 	}
+	// Grants the client never confirmed go back first: ownership released
+	// below (ReleaseOnDisconnect) must not release a lock twice.
+	runUndos(c.unacked)
+	c.unacked = nil
 	for _, st := range c.states {
 		st.connClosed(c, s.cfg.ReleaseOnDisconnect)
 	}
@@ -217,14 +238,16 @@ func (c *srvConn) writeNow(r srvReply) error {
 // switches the connection to object calls. With the keyword ps=True the
 // reply carries the connection id for ps_interrupt: its label followed by
 // 128 random bits, so that only the client that owns the connection (the
-// one that read the reply) can interrupt its calls.
+// one that read the reply) can interrupt its calls. With confirm=True the
+// connection confirms the receipt of grants with ps_ack (see ack).
 func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
-	var out [2]pickle.Value
-	p := srvParams{fn: "accept_connection", names: []string{"name", "ps"}, nreq: 1}
+	var out [3]pickle.Value
+	p := srvParams{fn: "accept_connection", names: []string{"name", "ps", "confirm"}, nreq: 1}
 	if err := p.bind(req.args, req.kw, out[:]); err != nil {
 		return encodeReply(msgTraceback, formatTraceback("accept_connection", asExc(err))), false
 	}
 	c.name = pickle.Str(out[0])
+	c.confirm = pickle.Truth(out[2])
 	s := c.s
 	var secret [16]byte
 	rand.Read(secret[:])
@@ -292,7 +315,9 @@ func (c *srvConn) serveObjects() {
 		}
 		// Replies to a pipelining client are buffered while more of its
 		// requests wait in the input buffer.
-		err = c.wc.BufferFrame(reply.data)
+		if !reply.silent {
+			err = c.wc.BufferFrame(reply.data)
+		}
 		if err == nil && c.wc.Buffered() == 0 {
 			err = c.wc.Flush()
 		}
@@ -302,9 +327,62 @@ func (c *srvConn) serveObjects() {
 			return
 		}
 		if c.wc.Buffered() == 0 {
-			c.undo = c.undo[:0]
+			c.flushed()
 		}
 	}
+}
+
+// flushed drops the compensations of the replies just written, or on a
+// confirming connection keeps those of grants (onLost) until the client
+// confirms them with ps_ack.
+func (c *srvConn) flushed() {
+	if c.confirm {
+		for _, u := range c.undo {
+			if u.confirm && u.seq > c.acked {
+				c.unacked = append(c.unacked, u)
+			}
+		}
+	}
+	clear(c.undo)
+	c.undo = c.undo[:0]
+}
+
+// psAckParams are the arguments of ps_ack.
+var psAckParams = srvParams{fn: "ps_ack", names: []string{"seq"}, nreq: 1}
+
+// ack handles (None, 'ps_ack', (seq,), {}) on an object connection: the
+// client confirms that it has received the replies to its requests up to
+// seq (counted as ps_interrupt counts them), so the grants they carried
+// are final. It has no reply, so that a client can send it without
+// waiting; wrong arguments, or a connection that did not ask for
+// confirm=True, get an error reply.
+func (c *srvConn) ack(req srvRequest) srvReply {
+	if !c.confirm {
+		return encodeReply(msgError, valueErrorf("procshare: ps_ack on a connection without accept_connection(confirm=True)").value())
+	}
+	var out [1]pickle.Value
+	if err := psAckParams.bind(req.args, req.kw, out[:]); err != nil {
+		return encodeReply(msgError, asExc(err).value())
+	}
+	seq, err := pyIndex(out[0])
+	if err != nil {
+		return encodeReply(msgError, asExc(err).value())
+	}
+	if seq < 0 || uint64(seq) >= c.call.seq {
+		return encodeReply(msgError, valueErrorf("procshare: ps_ack(%d): request %d has not been answered yet", seq, seq).value())
+	}
+	if uint64(seq) <= c.acked {
+		return srvReply{silent: true}
+	}
+	c.acked = uint64(seq)
+	i := 0
+	for i < len(c.unacked) && c.unacked[i].seq <= c.acked {
+		i++
+	}
+	n := copy(c.unacked, c.unacked[i:])
+	clear(c.unacked[n:])
+	c.unacked = c.unacked[:n]
+	return srvReply{silent: true}
 }
 
 // peerGone reports whether the client is known to be gone: the watcher saw
@@ -326,16 +404,23 @@ func (c *srvConn) flush() {
 		c.markDead()
 		return
 	}
-	c.undo = c.undo[:0]
+	c.flushed()
 }
 
 // runUndo runs the compensations of replies that never reached the client,
 // newest first.
 func (c *srvConn) runUndo() {
-	for i := len(c.undo) - 1; i >= 0; i-- {
-		c.undo[i]()
-	}
+	runUndos(c.undo)
+	clear(c.undo)
 	c.undo = c.undo[:0]
+}
+
+// runUndos runs compensations newest first: items taken by several gets go
+// back to the front of their queues in their original order.
+func runUndos(us []srvUndo) {
+	for i := len(us) - 1; i >= 0; i-- {
+		us[i].f()
+	}
 }
 
 // handle runs one object request and returns its encoded reply. A panic in
@@ -351,6 +436,9 @@ func (c *srvConn) handle(frame []byte) (reply srvReply) {
 	req, exc := parseRequest(frame)
 	if exc != nil {
 		return encodeReply(msgTraceback, formatTraceback("serve_client", exc))
+	}
+	if req.ident == "" && req.method == "ps_ack" {
+		return c.ack(req)
 	}
 	return c.s.objectCall(&c.call, req)
 }
@@ -528,10 +616,18 @@ func (c *srvCall) finish() {
 }
 
 // onFail registers a compensation run if this call's reply cannot be
-// delivered (the client died before reading it): a queue item taken by a
-// get goes back to the front, a lock granted is released.
+// delivered (the client died before reading it). It is for grants that end
+// with the connection anyway (RLock ownership).
 func (c *srvCall) onFail(f func()) {
-	c.conn.undo = append(c.conn.undo, f)
+	c.conn.undo = append(c.conn.undo, srvUndo{seq: c.seq, f: f})
+}
+
+// onLost is onFail for grants that outlive the connection (a queue item
+// taken by a get goes back to the front, a Lock or Semaphore granted is
+// released): on a confirming connection f also runs if the connection ends
+// before the client confirms the reply with ps_ack.
+func (c *srvCall) onLost(f func()) {
+	c.conn.undo = append(c.conn.undo, srvUndo{seq: c.seq, f: f, confirm: true})
 }
 
 // stoppedErr is the error a blocking method returns when its wait was

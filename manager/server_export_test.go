@@ -41,3 +41,10 @@ func (s *Server) DedicatedThreadsForTest() int {
 	defer s.mu.Unlock()
 	return s.threads
 }
+
+// ConnsForTest returns how many connections the server has not finished.
+func (s *Server) ConnsForTest() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -24,6 +24,7 @@ type srvReply struct {
 	data     []byte
 	isReturn bool
 	hangUp   bool // send nothing and close: the client or the server is going away
+	silent   bool // send nothing (ps_ack)
 }
 
 // Pre-encoded constant replies.
