@@ -198,3 +198,41 @@ func TestServerAckErrors(t *testing.T) {
 	stWantExc(t, kind, v, "InterruptedError", "")
 	pyEq(t, c.must(q, "qsize"), int64(0))
 }
+
+// TestServerGiveBack: ps_giveback(seq) gives back, at once and newest
+// first, the unconfirmed grants of the requests up to seq (a client whose
+// caller gave up), and replies None; confirmed grants, and later ones,
+// stay.
+func TestServerGiveBack(t *testing.T) {
+	ts := startStServer(t, "unix", nil)
+	q, _ := ts.create("Queue")
+	l, _ := ts.create("Lock")
+	o := ts.stObj()
+	for _, it := range []string{"a", "b", "c", "d"} {
+		o.must(q, "put", it)
+	}
+	c, _ := ts.stObjConfirm()
+	pyEq(t, c.must(q, "get"), "a")      // 1
+	c.ack(1)                            // 2
+	pyEq(t, c.must(q, "get"), "b")      // 3
+	pyEq(t, c.must(l, "acquire"), true) // 4
+	pyEq(t, c.must(q, "get"), "c")      // 5
+	pyEq(t, c.must("", "ps_giveback", int64(4)), nil)
+	// b is back at the front, the lock is free; a and c are not back.
+	pyEq(t, o.must(q, "qsize"), int64(2))
+	pyEq(t, o.must(l, "acquire", false), true)
+	o.must(l, "release")
+	pyEq(t, o.must(q, "get_nowait"), "b")
+	pyEq(t, c.must("", "ps_giveback", int64(4)), nil) // again: nothing
+	pyEq(t, o.must(q, "qsize"), int64(1))
+	kind, v := c.do("", "ps_giveback", int64(100))
+	stWantExc(t, kind, v, "ValueError", "procshare: ps_giveback(100): request 100 has not been answered yet")
+	c.nc.Close() // c still unconfirmed: it comes back
+	waitFor(t, "c to come back", func() bool { return o.must(q, "qsize") == int64(2) })
+	pyEq(t, o.must(q, "get_nowait"), "c")
+	pyEq(t, o.must(q, "get_nowait"), "d")
+
+	p, _ := ts.stObjPS()
+	kind, v = p.do("", "ps_giveback", int64(0))
+	stWantExc(t, kind, v, "ValueError", "procshare: ps_giveback on a connection without accept_connection(confirm=True)")
+}

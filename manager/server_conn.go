@@ -347,9 +347,6 @@ func (c *srvConn) flushed() {
 	c.undo = c.undo[:0]
 }
 
-// psAckParams are the arguments of ps_ack.
-var psAckParams = srvParams{fn: "ps_ack", names: []string{"seq"}, nreq: 1}
-
 // ack handles (None, 'ps_ack', (seq,), {}) on an object connection: the
 // client confirms that it has received the replies to its requests up to
 // seq (counted as ps_interrupt counts them), so the grants they carried
@@ -357,32 +354,68 @@ var psAckParams = srvParams{fn: "ps_ack", names: []string{"seq"}, nreq: 1}
 // waiting; wrong arguments, or a connection that did not ask for
 // confirm=True, get an error reply.
 func (c *srvConn) ack(req srvRequest) srvReply {
+	seq, reply, ok := c.confirmedSeq(req)
+	if !ok {
+		return reply
+	}
+	c.settle(seq, false)
+	return srvReply{silent: true}
+}
+
+// giveBack handles (None, 'ps_giveback', (seq,), {}): the client refuses
+// the grants of its requests up to seq that it has not confirmed (they
+// reached it after its caller gave up), so they are given back now, as if
+// the connection had ended. The reply is None once they are back.
+func (c *srvConn) giveBack(req srvRequest) srvReply {
+	seq, reply, ok := c.confirmedSeq(req)
+	if !ok {
+		return reply
+	}
+	c.settle(seq, true)
+	return replyNone
+}
+
+// confirmedSeq parses the seq argument of ps_ack and ps_giveback: it must
+// name a request answered already. Otherwise it returns the error reply.
+func (c *srvConn) confirmedSeq(req srvRequest) (uint64, srvReply, bool) {
+	fail := func(err error) (uint64, srvReply, bool) {
+		return 0, encodeReply(msgError, asExc(err).value()), false
+	}
 	if !c.confirm {
-		return encodeReply(msgError, valueErrorf("procshare: ps_ack on a connection without accept_connection(confirm=True)").value())
+		return fail(valueErrorf("procshare: %s on a connection without accept_connection(confirm=True)", req.method))
 	}
 	var out [1]pickle.Value
-	if err := psAckParams.bind(req.args, req.kw, out[:]); err != nil {
-		return encodeReply(msgError, asExc(err).value())
+	p := srvParams{fn: req.method, names: []string{"seq"}, nreq: 1}
+	if err := p.bind(req.args, req.kw, out[:]); err != nil {
+		return fail(err)
 	}
 	seq, err := pyIndex(out[0])
 	if err != nil {
-		return encodeReply(msgError, asExc(err).value())
+		return fail(err)
 	}
 	if seq < 0 || uint64(seq) >= c.call.seq {
-		return encodeReply(msgError, valueErrorf("procshare: ps_ack(%d): request %d has not been answered yet", seq, seq).value())
+		return fail(valueErrorf("procshare: %s(%d): request %d has not been answered yet", req.method, seq, seq))
 	}
-	if uint64(seq) <= c.acked {
-		return srvReply{silent: true}
+	return uint64(seq), srvReply{}, true
+}
+
+// settle ends the wait for confirmation of the replies up to seq: their
+// grants become final, or with giveBack are given back (newest first).
+func (c *srvConn) settle(seq uint64, giveBack bool) {
+	if seq <= c.acked {
+		return
 	}
-	c.acked = uint64(seq)
+	c.acked = seq
 	i := 0
-	for i < len(c.unacked) && c.unacked[i].seq <= c.acked {
+	for i < len(c.unacked) && c.unacked[i].seq <= seq {
 		i++
+	}
+	if giveBack {
+		runUndos(c.unacked[:i])
 	}
 	n := copy(c.unacked, c.unacked[i:])
 	clear(c.unacked[n:])
 	c.unacked = c.unacked[:n]
-	return srvReply{silent: true}
 }
 
 // peerGone reports whether the client is known to be gone: the watcher saw
@@ -437,8 +470,13 @@ func (c *srvConn) handle(frame []byte) (reply srvReply) {
 	if exc != nil {
 		return encodeReply(msgTraceback, formatTraceback("serve_client", exc))
 	}
-	if req.ident == "" && req.method == "ps_ack" {
-		return c.ack(req)
+	if req.ident == "" {
+		switch req.method {
+		case "ps_ack":
+			return c.ack(req)
+		case "ps_giveback":
+			return c.giveBack(req)
+		}
 	}
 	return c.s.objectCall(&c.call, req)
 }
