@@ -66,13 +66,15 @@ func (p *proxy) acquire(ctx context.Context) error {
 	if ok, err := p.tryAcquire(ctx); ok || err != nil {
 		return err
 	}
-	return noValue(p.block(ctx, nil, acquireCall(func(ctx context.Context, _ *clientConn, _ pickle.Value) {
+	b := acquireCall(func(ctx context.Context, _ *clientConn, _ pickle.Value) {
 		p.call(ctx, "release")
-	})))
+	})
+	b.granted = grantedTrue // outlives the connection, unlike an RLock's
+	return noValue(p.block(ctx, nil, b))
 }
 
 func (p *proxy) tryAcquire(ctx context.Context) (bool, error) {
-	return boolOf(p.call(ctx, "acquire", false))
+	return boolOf(p.callGrant(ctx, grantedTrue, "acquire", false))
 }
 
 // Semaphore is a proxy to a shared counting semaphore (typeids "Semaphore"

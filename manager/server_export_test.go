@@ -48,3 +48,7 @@ func (s *Server) ConnsForTest() int {
 	defer s.mu.Unlock()
 	return len(s.conns)
 }
+
+// SetGrantHookForTest makes the client call f with every grant a
+// confirming connection receives, just before it confirms it (ps_ack).
+func SetGrantHookForTest(f func(v pickle.Value)) { testHookGrant = f }
