@@ -20,7 +20,10 @@ import (
 // ctx ends first, and cancellation is exact: an item that reached a
 // cancelled Get is put back (at the front on procshare's server, at the
 // back on CPython's), and a Put either happened (nil error) or did not.
-// The Try forms never block.
+// The Try forms never block. On procshare's server an item is confirmed
+// (ps_ack) before a Get returns it: if the process is killed before, the
+// item goes back to the front of the queue (see the package doc, "What a
+// killed client loses").
 type Queue struct{ proxy }
 
 // NewQueue creates a shared queue holding at most maxsize items (0 for no

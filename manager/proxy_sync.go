@@ -32,7 +32,10 @@ func acquireCall(undo func(ctx context.Context, cc *clientConn, v pickle.Value))
 // A Lock is safe for concurrent use by multiple goroutines and the lock by
 // any number of processes. Lock blocks until the lock is granted or ctx
 // ends; a grant that arrives after ctx ended is released again, so a
-// cancelled Lock never leaves the lock held.
+// cancelled Lock never leaves the lock held. On procshare's server a grant
+// is confirmed (ps_ack) before Lock returns: a process killed before that
+// leaves the lock free, one killed after leaves it held, as in Python
+// (unless the server releases on disconnect).
 type Lock struct{ proxy }
 
 // NewLock creates a shared lock.
