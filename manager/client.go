@@ -236,11 +236,13 @@ func (c *Client) isClosed() bool { return c.life.Err() != nil }
 // time for strict request/reply exchanges (or by a clientPipe).
 type clientConn struct {
 	wc      *wire.Conn
-	id      string // procshare connection id for ps_interrupt; "" on CPython
-	seq     uint64 // object requests sent, numbered as ps_interrupt counts them
-	broken  bool   // an exchange failed: the connection must not be reused
-	confirm bool   // grants must be confirmed with ps_ack (accept_connection(confirm=True))
-	ackBuf  []byte // the last ps_ack request, reused
+	id      string       // procshare connection id for ps_interrupt; "" on CPython
+	seq     uint64       // object requests sent, numbered as ps_interrupt counts them
+	broken  bool         // an exchange failed: the connection must not be reused
+	confirm bool         // grants must be confirmed with ps_ack (accept_connection(confirm=True))
+	ackBuf  []byte       // the last ps_ack request, reused
+	ackArgs pickle.Tuple // ackVal's args, (seq,)
+	ackVal  pickle.Value // (None, 'ps_ack', ackArgs, {}), built on the first ack
 
 	// pipe is set while a pipelined connection is lent to a blocking
 	// call (see borrowPipe): putConn gives it back to pipelined service.
@@ -280,7 +282,13 @@ var testHookGrant func(v pickle.Value)
 // replies to cc's requests up to seq have been received, so the server
 // keeps what they granted (see PROTOCOL.md §15). The server sends no reply.
 func (cc *clientConn) ackRequest(seq uint64) []byte {
-	b, err := pickle.AppendMarshal(cc.ackBuf[:0], pickle.Tuple{nil, "ps_ack", pickle.Tuple{int64(seq)}, emptyKwds}, 4)
+	if cc.ackVal == nil {
+		// Built once: an ack then costs one allocation (the boxed seq).
+		cc.ackArgs = pickle.Tuple{nil}
+		cc.ackVal = pickle.Tuple{nil, "ps_ack", cc.ackArgs, emptyKwds}
+	}
+	cc.ackArgs[0] = int64(seq)
+	b, err := pickle.AppendMarshal(cc.ackBuf[:0], cc.ackVal, 4)
 	if err != nil { // cannot happen: a tuple of None, a str, an int and a dict
 		panic(err)
 	}

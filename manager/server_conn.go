@@ -302,7 +302,13 @@ func (c *srvConn) serveObjects() {
 		c.call.finish()
 
 		if reply.hangUp {
-			c.wc.Flush()
+			// The client is gone: replies flushed now join the grants
+			// it never confirmed, which finish gives back.
+			if c.wc.Flush() == nil {
+				c.flushed()
+			} else {
+				c.runUndo()
+			}
 			return
 		}
 		if blocked && len(c.undo) > 0 && c.peerGone() {
@@ -375,6 +381,11 @@ func (c *srvConn) giveBack(req srvRequest) srvReply {
 	return replyNone
 }
 
+var (
+	psAckParams      = srvParams{fn: "ps_ack", names: []string{"seq"}, nreq: 1}
+	psGiveBackParams = srvParams{fn: "ps_giveback", names: []string{"seq"}, nreq: 1}
+)
+
 // confirmedSeq parses the seq argument of ps_ack and ps_giveback: it must
 // name a request answered already. Otherwise it returns the error reply.
 func (c *srvConn) confirmedSeq(req srvRequest) (uint64, srvReply, bool) {
@@ -385,7 +396,10 @@ func (c *srvConn) confirmedSeq(req srvRequest) (uint64, srvReply, bool) {
 		return fail(valueErrorf("procshare: %s on a connection without accept_connection(confirm=True)", req.method))
 	}
 	var out [1]pickle.Value
-	p := srvParams{fn: req.method, names: []string{"seq"}, nreq: 1}
+	p := &psAckParams
+	if req.method == "ps_giveback" {
+		p = &psGiveBackParams
+	}
 	if err := p.bind(req.args, req.kw, out[:]); err != nil {
 		return fail(err)
 	}
