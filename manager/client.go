@@ -88,6 +88,7 @@ type Client struct {
 	authkey []byte
 	cfg     Config
 	ext     bool // the server is procshare's: ps_* extensions and ps_interrupt
+	confirm bool // object connections confirm grants (accept_connection(confirm=True))
 
 	pipeMu sync.Mutex
 	pipes  []*clientPipe
@@ -131,21 +132,22 @@ func DialAddress(ctx context.Context, addr Address, authkey []byte, cfg *Config)
 		refs:    map[string]int{},
 	}
 	c.life, c.kill = context.WithCancel(context.Background())
-	// The first object connection asks for procshare's connection id; a
-	// CPython server rejects the keyword (and closes that connection).
-	cc, err := c.dialObject(ctx, true)
-	if err != nil {
+	// The first object connection asks for procshare's connection id and
+	// confirmed grants; a server that does not know the keywords (CPython's,
+	// or procshare's before confirm) rejects them and closes that connection.
+	var cc *clientConn
+	for _, mode := range []struct{ ps, confirm bool }{{true, true}, {true, false}, {false, false}} {
+		cc, err = c.dialObject(ctx, mode.ps, mode.confirm)
 		var re *RemoteError
-		if !errors.As(err, &re) {
-			c.kill()
-			return nil, err
-		}
-		if cc, err = c.dialObject(ctx, false); err != nil {
-			c.kill()
-			return nil, err
+		if err == nil || !errors.As(err, &re) {
+			break
 		}
 	}
-	c.ext = cc.id != ""
+	if err != nil {
+		c.kill()
+		return nil, err
+	}
+	c.ext, c.confirm = cc.id != "", cc.confirm
 	c.pipes = []*clientPipe{newClientPipe(cc)}
 	return c, nil
 }
@@ -233,10 +235,14 @@ func (c *Client) isClosed() bool { return c.life.Err() != nil }
 // clientConn is one authenticated connection, used by one goroutine at a
 // time for strict request/reply exchanges (or by a clientPipe).
 type clientConn struct {
-	wc     *wire.Conn
-	id     string // procshare connection id for ps_interrupt; "" on CPython
-	seq    uint64 // object requests sent, numbered as ps_interrupt counts them
-	broken bool   // an exchange failed: the connection must not be reused
+	wc      *wire.Conn
+	id      string       // procshare connection id for ps_interrupt; "" on CPython
+	seq     uint64       // object requests sent, numbered as ps_interrupt counts them
+	broken  bool         // an exchange failed: the connection must not be reused
+	confirm bool         // grants must be confirmed with ps_ack (accept_connection(confirm=True))
+	ackBuf  []byte       // the last ps_ack request, reused
+	ackArgs pickle.Tuple // ackVal's args, (seq,)
+	ackVal  pickle.Value // (None, 'ps_ack', ackArgs, {}), built on the first ack
 
 	// pipe is set while a pipelined connection is lent to a blocking
 	// call (see borrowPipe): putConn gives it back to pipelined service.
@@ -266,6 +272,46 @@ func (cc *clientConn) roundTrip(req []byte) (pickle.Value, error) {
 
 func lostError(err error) error {
 	return fmt.Errorf("%w: %w", ErrConnLost, err)
+}
+
+// testHookGrant, when set (by tests), is called with every grant a
+// confirming connection received, just before its ps_ack is written.
+var testHookGrant func(v pickle.Value)
+
+// ackRequest encodes ps_ack(seq) into cc.ackBuf: the confirmation that the
+// replies to cc's requests up to seq have been received, so the server
+// keeps what they granted (see PROTOCOL.md §15). The server sends no reply.
+func (cc *clientConn) ackRequest(seq uint64) []byte {
+	if cc.ackVal == nil {
+		// Built once: an ack then costs one allocation (the boxed seq).
+		cc.ackArgs = pickle.Tuple{nil}
+		cc.ackVal = pickle.Tuple{nil, "ps_ack", cc.ackArgs, emptyKwds}
+	}
+	cc.ackArgs[0] = int64(seq)
+	b, err := pickle.AppendMarshal(cc.ackBuf[:0], cc.ackVal, 4)
+	if err != nil { // cannot happen: a tuple of None, a str, an int and a dict
+		panic(err)
+	}
+	cc.ackBuf = b
+	return b
+}
+
+// ack confirms the grant v that the reply to cc's last request carried,
+// on a connection the caller owns. Until the confirmation is written the
+// server would give the grant back if the connection ended, so callers
+// hand v on only after ack succeeds; when it fails the connection is
+// broken and the server gives the grant back.
+func (cc *clientConn) ack(v pickle.Value) error {
+	if h := testHookGrant; h != nil {
+		h(v)
+	}
+	req := cc.ackRequest(cc.seq)
+	cc.seq++
+	if err := cc.wc.WriteFrame(req); err != nil {
+		cc.broken = true
+		return lostError(err)
+	}
+	return nil
 }
 
 // dial opens and authenticates a connection. ctx bounds the connect and the
@@ -307,17 +353,23 @@ func dialManager(ctx context.Context, addr Address, authkey []byte, maxFrame int
 }
 
 // dialObject opens a connection for object calls (accept_connection). With
-// ps set it asks procshare's server for the connection's id; a CPython
-// server answers that with a RemoteError.
-func (c *Client) dialObject(ctx context.Context, ps bool) (*clientConn, error) {
+// ps set it asks procshare's server for the connection's id, with confirm
+// for confirmed grants; a CPython server answers either with a
+// RemoteError.
+func (c *Client) dialObject(ctx context.Context, ps, confirm bool) (*clientConn, error) {
 	cc, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var kwds *pickle.Dict
-	if ps {
+	if ps || confirm {
 		kwds = pickle.NewDict()
-		kwds.Set("ps", true)
+		if ps {
+			kwds.Set("ps", true)
+		}
+		if confirm {
+			kwds.Set("confirm", true)
+		}
 	}
 	v, err := cc.exchange(ctx, nil, "accept_connection", pickle.Tuple{c.cfg.Name}, kwds)
 	if err == nil && cc.broken { // ctx ended during the exchange
@@ -332,6 +384,7 @@ func (c *Client) dialObject(ctx context.Context, ps bool) (*clientConn, error) {
 	if id, ok := v.(string); ok {
 		cc.id = id
 	}
+	cc.confirm = confirm
 	cc.seq = 0 // the server numbers the object requests that follow
 	return cc, nil
 }
@@ -414,7 +467,7 @@ func (c *Client) getConn(ctx context.Context) (*clientConn, error) {
 	if cc := c.borrowPipe(); cc != nil {
 		return cc, nil
 	}
-	return c.dialObject(ctx, c.ext)
+	return c.dialObject(ctx, c.ext, c.confirm)
 }
 
 // borrowPipe takes a pipelined connection with no call in flight out of
@@ -580,12 +633,14 @@ func sequenceOf(v pickle.Value) ([]pickle.Value, bool) {
 
 // ---- calls -----------------------------------------------------------------
 
-// call makes a non-blocking method call on shared object ident, pipelined
-// with other goroutines' calls. ctx is checked before the request is sent;
-// once sent, the call waits for its reply (the server answers it without
-// waiting for anything), so a call never returns while its effect is
-// undecided.
-func (c *Client) call(ctx context.Context, ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+// callGrant makes a non-blocking method call on shared object ident,
+// pipelined with other goroutines' calls. ctx is checked before the request
+// is sent; once sent, the call waits for its reply (the server answers it
+// without waiting for anything), so a call never returns while its effect
+// is undecided. When the reply grants something (an item taken, a lock
+// acquired: granted, if not nil, tells from the reply) a confirming
+// connection confirms it with ps_ack before the call returns.
+func (c *Client) callGrant(ctx context.Context, granted grantTest, ident pickle.Value, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -598,12 +653,23 @@ func (c *Client) call(ctx context.Context, ident pickle.Value, method string, ar
 		req.free()
 		return nil, err
 	}
-	v, err := p.call(req.b)
+	v, err := p.call(req.b, granted)
 	if err == nil || isRemote(err) {
 		req.free() // written: a reply came after it
 	}
 	return v, err
 }
+
+// grantTest reports whether a reply granted something that outlives the
+// connection (a queue item, a Lock or Semaphore acquisition), which a
+// confirming connection confirms with ps_ack.
+type grantTest func(v pickle.Value, err error) bool
+
+// grantedItems is the grantTest of queue gets: every result is an item.
+func grantedItems(_ pickle.Value, err error) bool { return err == nil }
+
+// grantedTrue is the grantTest of acquire: True is a grant.
+func grantedTrue(v pickle.Value, err error) bool { return err == nil && v == true }
 
 // pipe picks the pipelined connection with the fewest calls in flight,
 // dialling another one while fewer than MaxConns exist and all are busy.
@@ -633,7 +699,7 @@ func (c *Client) pipe(ctx context.Context) (*clientPipe, error) {
 		best.inflight.Add(1)
 		return best, nil
 	}
-	cc, err := c.dialObject(ctx, c.ext)
+	cc, err := c.dialObject(ctx, c.ext, c.confirm)
 	if err != nil {
 		if best != nil {
 			best.inflight.Add(1)
@@ -660,16 +726,24 @@ func (c *Client) pipe(ctx context.Context) (*clientPipe, error) {
 // one go before it next waits for a reply (a reply is on its way, so the
 // queue waits at most one round trip). Many goroutines therefore share each
 // write and each read, and the server answers a batch with one write too.
+//
+// On a confirming connection the reader confirms the grants it reads (see
+// grantTest) with one ps_ack, written with the queue, before it hands them
+// to their callers: a grant a caller has is one the server keeps.
 type clientPipe struct {
 	cc       *clientConn
-	inflight atomic.Int64
+	inflight atomic.Int64 // calls that picked the pipe and have not returned
 
 	mu      sync.Mutex
 	queue   [][]byte      // requests not yet written
 	spare   [][]byte      // the previous queue, reused
 	writing bool          // a caller is writing the queue out
+	wrote   sync.Cond     // broadcast when a batch is written or the pipe fails
+	written uint64        // the sequence number of the last batch's last request, once written
 	pending []*clientCall // calls sent (or queued), oldest first
 	reading bool          // a caller is reading replies
+	granted uint64        // the last reply read that granted something
+	acked   uint64        // the last reply confirmed (its ps_ack queued)
 	err     error         // sticky: the connection failed
 }
 
@@ -679,13 +753,19 @@ type clientPipe struct {
 type clientCall struct {
 	wake    chan bool // true: your turn to read; false: result ready
 	pending bool      // in clientPipe.pending (guarded by its mu)
+	granted grantTest // on a confirming connection; else nil
+	seq     uint64    // the request's sequence number on the connection
 	val     pickle.Value
 	err     error
 }
 
 var callPool = sync.Pool{New: func() any { return &clientCall{wake: make(chan bool, 1)} }}
 
-func newClientPipe(cc *clientConn) *clientPipe { return &clientPipe{cc: cc} }
+func newClientPipe(cc *clientConn) *clientPipe {
+	p := &clientPipe{cc: cc}
+	p.wrote.L = &p.mu
+	return p
+}
 
 func (p *clientPipe) failed() bool {
 	p.mu.Lock()
@@ -693,7 +773,7 @@ func (p *clientPipe) failed() bool {
 	return p.err != nil
 }
 
-func (p *clientPipe) call(req []byte) (pickle.Value, error) {
+func (p *clientPipe) call(req []byte, granted grantTest) (pickle.Value, error) {
 	cl := callPool.Get().(*clientCall)
 	p.mu.Lock()
 	if p.err != nil {
@@ -706,6 +786,11 @@ func (p *clientPipe) call(req []byte) (pickle.Value, error) {
 	cl.pending = true
 	p.pending = append(p.pending, cl)
 	p.queue = append(p.queue, req)
+	cl.seq = p.cc.seq + uint64(len(p.queue))
+	cl.granted = nil
+	if p.cc.confirm {
+		cl.granted = granted
+	}
 	if len(p.pending) == 1 {
 		// Nothing in flight: no reply is coming that would make a
 		// reader write the queue, so write it now.
@@ -750,6 +835,7 @@ func (p *clientPipe) writeQueueLocked() {
 		q := p.queue
 		p.queue = p.spare[:0]
 		p.cc.seq += uint64(len(q)) // as the server will number them
+		end := p.cc.seq
 		p.mu.Unlock()
 		var err error
 		for _, r := range q {
@@ -765,20 +851,52 @@ func (p *clientPipe) writeQueueLocked() {
 		p.spare = q[:0]
 		if err != nil {
 			p.failLocked(lostError(err))
+		} else {
+			p.written = end
+			p.wrote.Broadcast()
 		}
 	}
 	p.writing = false
+}
+
+// confirmLocked confirms the grants read so far, if any is unconfirmed:
+// it queues a ps_ack, writes the queue and waits until the ps_ack is
+// written (another caller may be writing the queue). Then, or when the
+// pipe fails, it hands the held calls their results: a grant whose
+// confirmation could not be written becomes the pipe's error, since the
+// server gives it back. p.mu is held; it is released during the write.
+func (p *clientPipe) confirmLocked(held []*clientCall) {
+	if p.granted > p.acked && p.err == nil {
+		p.queue = append(p.queue, p.cc.ackRequest(p.granted))
+		p.acked = p.granted
+		seq := p.cc.seq + uint64(len(p.queue))
+		p.writeQueueLocked()
+		for p.err == nil && p.written < seq {
+			p.wrote.Wait()
+		}
+	}
+	for _, cl := range held {
+		if p.err != nil {
+			cl.val, cl.err = nil, p.err
+		}
+		p.inflight.Add(-1)
+		cl.wake <- false
+	}
 }
 
 // readUntil reads replies, delivering each to its call, until it has read
 // own's. The caller holds the reading role, and passes it on when done.
 // Before each wait for a reply it writes the requests queued meanwhile.
 // When the connection fails, every pending call (own included) gets the
-// error.
+// error. Grants read are confirmed before they are delivered (see
+// confirmLocked): their calls are held until then.
 func (p *clientPipe) readUntil(own *clientCall) {
+	var held []*clientCall
 	for {
 		if p.cc.wc.Buffered() == 0 {
 			p.mu.Lock()
+			p.confirmLocked(held)
+			held = held[:0]
 			if len(p.queue) > 0 {
 				p.writeQueueLocked()
 			}
@@ -788,6 +906,7 @@ func (p *clientPipe) readUntil(own *clientCall) {
 		if err != nil {
 			p.mu.Lock()
 			p.failLocked(lostError(err))
+			p.confirmLocked(held)
 			p.mu.Unlock()
 			return
 		}
@@ -795,6 +914,7 @@ func (p *clientPipe) readUntil(own *clientCall) {
 		p.mu.Lock()
 		if len(p.pending) == 0 { // own was failed meanwhile, or a stray reply
 			p.failLocked(fmt.Errorf("%w: reply without a request", ErrProtocol))
+			p.confirmLocked(held)
 			p.mu.Unlock()
 			return
 		}
@@ -805,23 +925,43 @@ func (p *clientPipe) readUntil(own *clientCall) {
 		if len(p.pending) == 0 {
 			p.pending = p.pending[:0:0]
 		}
-		p.inflight.Add(-1)
 		cl.val, cl.err = v, err
 		if errors.Is(err, ErrProtocol) {
 			// The stream cannot be trusted any more.
+			p.inflight.Add(-1)
 			p.failLocked(err)
+			p.confirmLocked(held)
 			p.mu.Unlock()
 			if cl != own {
 				cl.wake <- false
 			}
 			return
 		}
+		grant := cl.granted != nil && cl.granted(v, err)
+		if grant {
+			if h := testHookGrant; h != nil {
+				h(v)
+			}
+			p.granted = cl.seq
+		}
 		if cl != own {
+			if grant {
+				held = append(held, cl)
+				p.mu.Unlock()
+				continue
+			}
+			p.inflight.Add(-1)
 			p.mu.Unlock()
 			cl.wake <- false
 			continue
 		}
-		// Done: pass the reading on to the oldest pending call.
+		// Done: confirm, then pass the reading on to the oldest pending
+		// call.
+		p.confirmLocked(held)
+		if grant && p.err != nil {
+			own.val, own.err = nil, p.err
+		}
+		p.inflight.Add(-1)
 		if len(p.pending) > 0 {
 			p.pending[0].wake <- true
 		} else {
@@ -852,6 +992,7 @@ func (p *clientPipe) failLocked(err error) {
 	p.pending = nil
 	p.queue = nil
 	p.reading = false
+	p.wrote.Broadcast()
 }
 
 // close closes the connection; calls in flight fail.

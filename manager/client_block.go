@@ -29,6 +29,13 @@ type blockingCall struct {
 	// stands and is returned.
 	undo func(ctx context.Context, cc *clientConn, v pickle.Value)
 
+	// granted, when set, tells the replies that grant something the
+	// server keeps for a confirming connection until ps_ack (a queue
+	// item, a Lock or Semaphore acquisition): the client confirms them
+	// before returning, or refuses a late one with ps_giveback instead of
+	// undo.
+	granted grantTest
+
 	// noChunk marks calls that cannot be made in timed chunks (a timed-out
 	// Barrier.wait breaks the barrier; Queue.join takes no timeout). Against
 	// a CPython server they are made once, with the time left before ctx's
@@ -145,13 +152,30 @@ func (c *Client) blockInterruptible(ctx context.Context, cc *clientConn, ident p
 	v, err := cc.roundTrip(req.b)
 	req.free()
 	close(replied)
+	grant := cc.confirm && b.granted != nil && b.granted(v, err)
 	if stop() {
+		if grant {
+			if err := cc.ack(v); err != nil {
+				return nil, err
+			}
+		}
 		return v, err
 	}
 	// The interrupter ran: wait until it is done, so that no stale
 	// ps_interrupt can hit the next call made on this connection.
 	<-finished
 	if errors.Is(err, ErrInterrupted) {
+		return nil, ctx.Err()
+	}
+	if grant {
+		// A grant the caller no longer wants, and the server has not
+		// made final: it gives it back now, as it would if this process
+		// died (items to the front of the queue, in order).
+		gctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := cc.exchange(gctx, nil, "ps_giveback", pickle.Tuple{int64(seq)}, nil); err != nil {
+			cc.broken = true // the server gives it back when the connection ends
+		}
+		cancel()
 		return nil, ctx.Err()
 	}
 	return c.settle(ctx, cc, b, v, err)

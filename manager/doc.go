@@ -83,7 +83,7 @@
 // in a state the caller did not ask for: against procshare's server the call
 // is interrupted (ps_interrupt) and its reply always read, and a lock granted
 // or an item received after the caller gave up is released or put back at the
-// front of the queue (ps_unget); against CPython's server a blocking call is
+// front of the queue (ps_giveback); against CPython's server a blocking call is
 // made in chunks of Config.PollInterval and a late success is undone the same
 // way (an item goes back at the end of the queue). Remote exceptions are
 // *RemoteError values that match sentinels such as ErrEmpty, ErrFull,
@@ -102,7 +102,14 @@
 //     watches the socket while a call waits): the call is cancelled, so an
 //     item it would have received stays in the queue. A reply that cannot
 //     be written is compensated: items a get took go back to the front of
-//     the queue, lock acquisitions are released.
+//     the queue, lock acquisitions are released. But a reply written just
+//     as the client is killed (the socket of a killed process stays open
+//     for a moment, and the kernel accepts the reply) is lost for a stock
+//     client, with what it granted: the item is gone, a Lock or Semaphore
+//     stays acquired unless ReleaseOnDisconnect is set. Connections that
+//     confirm their grants (the Go client of this package on this server,
+//     see Extensions) lose nothing: a grant not yet confirmed is given
+//     back when the connection ends.
 //   - RLock and Condition ownership of a dead connection is released.
 //     Lock and Semaphore acquisitions are released too when
 //     ServerConfig.ReleaseOnDisconnect is set (CPython never does).
@@ -145,8 +152,24 @@
 // ps_setdefault_add, list.ps_pop_many, Queue.ps_put_many, ps_get_many and
 // ps_unget. accept_connection(name, ps=True) returns the connection's id,
 // which the server method ps_interrupt(conn_id, seq=0) uses to interrupt a
-// blocking call; ps_info() lists the objects (procshare inspect). See
-// PROTOCOL.md for arguments, results and errors.
+// blocking call; ps_info() lists the objects (procshare inspect). With
+// accept_connection(name, ps=True, confirm=True) the server keeps what a
+// reply granted (queue items taken, Lock and Semaphore acquisitions) until
+// the client confirms it with ps_ack(seq), a request without a reply, and
+// gives it back if the connection ends first. See PROTOCOL.md for
+// arguments, results and errors.
+//
+// # What a killed client loses
+//
+// The Go client confirms every grant before it hands it to its caller, so
+// against this server a Go process killed at any moment loses nothing: an
+// item it had not received goes back to the front of the queue, one its
+// caller received stays taken; a Lock or Semaphore it had not received is
+// released, one it received stays acquired (as in CPython, unless
+// ReleaseOnDisconnect). An item comes twice only if the process dies
+// between reading the reply and writing its confirmation. Against
+// CPython's manager, and for CPython clients of this server, a kill can
+// lose the item or leave the lock acquired (PROTOCOL.md §12).
 //
 // # Values: Python and Go
 //

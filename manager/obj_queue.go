@@ -345,7 +345,7 @@ func (q *objQueue) get(c *srvCall, max int64, block bool, timeoutArg pickle.Valu
 	q.notFull.notify(int(n))
 	cost := itemsCost(items)
 	q.mem.sub(cost)
-	c.onFail(func() {
+	c.onLost(func() {
 		q.t.holdAll(items)
 		q.mu.Lock()
 		q.mem.force(cost)

@@ -122,6 +122,7 @@ func (h *srvHolders) drop(c *srvConn) int {
 type objLock struct {
 	mu      sync.Mutex
 	locked  bool
+	grants  uint64 // acquisitions so far: names the current one
 	q       srvWaitq
 	holders srvHolders
 }
@@ -151,11 +152,21 @@ func (o *objLock) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 			}
 		}
 		o.locked = true
+		o.grants++
 		o.holders.add(c.conn)
 		if o.holders.on {
 			c.conn.trackState(o)
 		}
-		c.onFail(func() { o.release(c.conn) })
+		// Any connection may release a Lock: the compensation releases
+		// this grant only, not a later holder's.
+		grant, conn := o.grants, c.conn
+		c.onLost(func() {
+			o.mu.Lock()
+			if o.locked && o.grants == grant {
+				o.releaseLocked(conn)
+			}
+			o.mu.Unlock()
+		})
 		return true, nil
 	case "release":
 		if err := noArgs("lock.release", args, kw); err != nil {
@@ -384,7 +395,8 @@ func (o *objSemaphore) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 		if o.holders.on {
 			c.conn.trackState(o)
 		}
-		c.onFail(func() { o.release(c.conn, 1) })
+		conn := c.conn
+		c.onLost(func() { o.release(conn, 1) })
 		return true, nil
 	case "release":
 		a := []pickle.Value{int64(1)}
@@ -489,6 +501,7 @@ func (o *objLock) acquireRestore(c *srvCall, _ int) error {
 		}
 	}
 	o.locked = true
+	o.grants++
 	o.holders.add(c.conn)
 	if o.holders.on {
 		c.conn.trackState(o)

@@ -243,10 +243,20 @@ func (p *proxy) call(ctx context.Context, method string, args ...pickle.Value) (
 }
 
 func (p *proxy) callKw(ctx context.Context, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+	return p.callGrantKw(ctx, nil, method, args, kwds)
+}
+
+// callGrant is call for a method whose reply may grant something (see
+// Client.callGrant).
+func (p *proxy) callGrant(ctx context.Context, granted grantTest, method string, args ...pickle.Value) (pickle.Value, error) {
+	return p.callGrantKw(ctx, granted, method, args, nil)
+}
+
+func (p *proxy) callGrantKw(ctx context.Context, granted grantTest, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
 	if err := p.usable(); err != nil {
 		return nil, err
 	}
-	v, err := p.c.call(ctx, p.ident, method, args, kwds)
+	v, err := p.c.callGrant(ctx, granted, p.ident, method, args, kwds)
 	if err != nil {
 		return nil, p.wrap(method, err)
 	}

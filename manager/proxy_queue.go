@@ -20,7 +20,10 @@ import (
 // ctx ends first, and cancellation is exact: an item that reached a
 // cancelled Get is put back (at the front on procshare's server, at the
 // back on CPython's), and a Put either happened (nil error) or did not.
-// The Try forms never block.
+// The Try forms never block. On procshare's server an item is confirmed
+// (ps_ack) before a Get returns it: if the process is killed before, the
+// item goes back to the front of the queue (see the package doc, "What a
+// killed client loses").
 type Queue struct{ proxy }
 
 // NewQueue creates a shared queue holding at most maxsize items (0 for no
@@ -74,11 +77,12 @@ func (q *Queue) TryPut(ctx context.Context, item any) error {
 // queue is empty.
 func (q *Queue) Get(ctx context.Context) (pickle.Value, error) {
 	// Without waiting first (pipelined), then on a dedicated connection.
-	if v, err := q.call(ctx, "get", false); !errors.Is(err, ErrEmpty) {
+	if v, err := q.callGrant(ctx, grantedItems, "get", false); !errors.Is(err, ErrEmpty) {
 		return v, err
 	}
 	return q.block(ctx, nil, &blockingCall{
-		method: "get",
+		method:  "get",
+		granted: grantedItems,
 		args: func(timeout pickle.Value) (pickle.Tuple, *pickle.Dict) {
 			if timeout == nil {
 				return nil, nil
@@ -95,7 +99,7 @@ func (q *Queue) Get(ctx context.Context) (pickle.Value, error) {
 // TryGet removes and returns the front item, or fails with an error
 // matching ErrEmpty.
 func (q *Queue) TryGet(ctx context.Context) (pickle.Value, error) {
-	return q.call(ctx, "get", false)
+	return q.callGrant(ctx, grantedItems, "get", false)
 }
 
 // giveBack returns items a cancelled Get received: to the front with
@@ -155,8 +159,9 @@ func (q *Queue) GetMany(ctx context.Context, n int) ([]pickle.Value, error) {
 		return nil, err
 	}
 	v, err := q.block(ctx, nil, &blockingCall{
-		method: "ps_get_many",
-		args:   func(pickle.Value) (pickle.Tuple, *pickle.Dict) { return pickle.Tuple{int64(n)}, nil },
+		method:  "ps_get_many",
+		granted: grantedItems,
+		args:    func(pickle.Value) (pickle.Tuple, *pickle.Dict) { return pickle.Tuple{int64(n)}, nil },
 		undo: func(ctx context.Context, _ *clientConn, v pickle.Value) {
 			items, _ := sequenceOf(v)
 			q.giveBack(ctx, items)
@@ -171,7 +176,7 @@ func (q *Queue) TryGetMany(ctx context.Context, n int) ([]pickle.Value, error) {
 	if err := q.extension("ps_get_many"); err != nil {
 		return nil, err
 	}
-	v, err := q.call(ctx, "ps_get_many", int64(n), false)
+	v, err := q.callGrant(ctx, grantedItems, "ps_get_many", int64(n), false)
 	return itemsOf("ps_get_many", v, err)
 }
 

@@ -32,7 +32,10 @@ func acquireCall(undo func(ctx context.Context, cc *clientConn, v pickle.Value))
 // A Lock is safe for concurrent use by multiple goroutines and the lock by
 // any number of processes. Lock blocks until the lock is granted or ctx
 // ends; a grant that arrives after ctx ended is released again, so a
-// cancelled Lock never leaves the lock held.
+// cancelled Lock never leaves the lock held. On procshare's server a grant
+// is confirmed (ps_ack) before Lock returns: a process killed before that
+// leaves the lock free, one killed after leaves it held, as in Python
+// (unless the server releases on disconnect).
 type Lock struct{ proxy }
 
 // NewLock creates a shared lock.
@@ -66,13 +69,15 @@ func (p *proxy) acquire(ctx context.Context) error {
 	if ok, err := p.tryAcquire(ctx); ok || err != nil {
 		return err
 	}
-	return noValue(p.block(ctx, nil, acquireCall(func(ctx context.Context, _ *clientConn, _ pickle.Value) {
+	b := acquireCall(func(ctx context.Context, _ *clientConn, _ pickle.Value) {
 		p.call(ctx, "release")
-	})))
+	})
+	b.granted = grantedTrue // outlives the connection, unlike an RLock's
+	return noValue(p.block(ctx, nil, b))
 }
 
 func (p *proxy) tryAcquire(ctx context.Context) (bool, error) {
-	return boolOf(p.call(ctx, "acquire", false))
+	return boolOf(p.callGrant(ctx, grantedTrue, "acquire", false))
 }
 
 // Semaphore is a proxy to a shared counting semaphore (typeids "Semaphore"

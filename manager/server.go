@@ -92,7 +92,11 @@ type ServerConfig struct {
 	// that connection ends (its client process died or closed it without
 	// releasing). CPython never does this; it is off by default. RLock
 	// and Condition ownership is always released on disconnect, since no
-	// other connection could ever release it.
+	// other connection could ever release it. Without it, an acquisition
+	// granted to a client killed as the reply was sent stays held too,
+	// unless the connection confirms its grants (accept_connection with
+	// confirm=True, as the Go client does): an unconfirmed grant is
+	// always given back when the connection ends.
 	ReleaseOnDisconnect bool
 
 	// Expose lists named shared objects: single objects that every

@@ -30,6 +30,7 @@ type srvConn struct {
 	wc      *wire.Conn
 	addrVal pickle.Value // this listener's address, as tokens carry it
 	id      string       // object connection id, a secret that ps_interrupt takes; "" before accept_connection
+	confirm bool         // accept_connection(confirm=True): grants are kept until ps_ack
 	label   string       // the id's public part ("c12"), for logs
 	polled  int          // requests served in the netpoller since the last try for a thread
 	name    string       // the client's process|thread name
@@ -53,8 +54,24 @@ type srvConn struct {
 	pendingI uint64     // a ps_interrupt that arrived before its call (its seq), 0 if none
 
 	states []srvConnState // objects holding per-connection state for this connection
-	undo   []func()       // compensations for replies not yet flushed
 	enc    []byte         // reply encoding buffer, reused (BufferFrame copies)
+
+	// Compensations, owned by the connection's goroutine: undo holds
+	// those of replies not yet flushed; on a confirming connection,
+	// unacked holds those of grants flushed but not yet confirmed with
+	// ps_ack (oldest first), and acked is the highest seq confirmed.
+	undo    []srvUndo
+	unacked []srvUndo
+	acked   uint64
+}
+
+// srvUndo is a compensation registered by the call seq: it gives back what
+// the call granted if the client does not get (or, on a confirming
+// connection, does not confirm) its reply.
+type srvUndo struct {
+	seq     uint64
+	f       func()
+	confirm bool // kept until ps_ack on a confirming connection (onLost)
 }
 
 func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
@@ -210,6 +227,10 @@ func (c *srvConn) finish() {
 		tc.release()
 		s.putThread()
 	}
+	// Grants the client never confirmed go back first: ownership released
+	// below (ReleaseOnDisconnect) must not release a lock twice.
+	runUndos(c.unacked)
+	c.unacked = nil
 	for _, st := range c.states {
 		st.connClosed(c, s.cfg.ReleaseOnDisconnect)
 	}
@@ -302,14 +323,16 @@ func (c *srvConn) writeNow(r srvReply) error {
 // switches the connection to object calls. With the keyword ps=True the
 // reply carries the connection id for ps_interrupt: its label followed by
 // 128 random bits, so that only the client that owns the connection (the
-// one that read the reply) can interrupt its calls.
+// one that read the reply) can interrupt its calls. With confirm=True the
+// connection confirms the receipt of grants with ps_ack (see ack).
 func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
-	var out [2]pickle.Value
-	p := srvParams{fn: "accept_connection", names: []string{"name", "ps"}, nreq: 1}
+	var out [3]pickle.Value
+	p := srvParams{fn: "accept_connection", names: []string{"name", "ps", "confirm"}, nreq: 1}
 	if err := p.bind(req.args, req.kw, out[:]); err != nil {
 		return encodeReply(msgTraceback, formatTraceback("accept_connection", asExc(err))), false
 	}
 	c.name = pickle.Str(out[0])
+	c.confirm = pickle.Truth(out[2])
 	s := c.s
 	var secret [16]byte
 	rand.Read(secret[:])
@@ -378,7 +401,13 @@ func (c *srvConn) serveObjects() {
 		c.call.finish()
 
 		if reply.hangUp {
-			c.wc.Flush()
+			// The client is gone: replies flushed now join the grants
+			// it never confirmed, which finish gives back.
+			if c.wc.Flush() == nil {
+				c.flushed()
+			} else {
+				c.runUndo()
+			}
 			return
 		}
 		if blocked && len(c.undo) > 0 && c.peerGone() {
@@ -391,7 +420,9 @@ func (c *srvConn) serveObjects() {
 		}
 		// Replies to a pipelining client are buffered while more of its
 		// requests wait in the input buffer.
-		err = c.wc.BufferFrame(reply.data)
+		if !reply.silent {
+			err = c.wc.BufferFrame(reply.data)
+		}
 		if err == nil && c.wc.Buffered() == 0 {
 			err = c.wc.Flush()
 		}
@@ -404,9 +435,103 @@ func (c *srvConn) serveObjects() {
 			return
 		}
 		if c.wc.Buffered() == 0 {
-			c.undo = c.undo[:0]
+			c.flushed()
 		}
 	}
+}
+
+// flushed drops the compensations of the replies just written, or on a
+// confirming connection keeps those of grants (onLost) until the client
+// confirms them with ps_ack.
+func (c *srvConn) flushed() {
+	if c.confirm {
+		for _, u := range c.undo {
+			if u.confirm && u.seq > c.acked {
+				c.unacked = append(c.unacked, u)
+			}
+		}
+	}
+	clear(c.undo)
+	c.undo = c.undo[:0]
+}
+
+// ack handles (None, 'ps_ack', (seq,), {}) on an object connection: the
+// client confirms that it has received the replies to its requests up to
+// seq (counted as ps_interrupt counts them), so the grants they carried
+// are final. It has no reply, so that a client can send it without
+// waiting; wrong arguments, or a connection that did not ask for
+// confirm=True, get an error reply.
+func (c *srvConn) ack(req srvRequest) srvReply {
+	seq, reply, ok := c.confirmedSeq(req)
+	if !ok {
+		return reply
+	}
+	c.settle(seq, false)
+	return srvReply{silent: true}
+}
+
+// giveBack handles (None, 'ps_giveback', (seq,), {}): the client refuses
+// the grants of its requests up to seq that it has not confirmed (they
+// reached it after its caller gave up), so they are given back now, as if
+// the connection had ended. The reply is None once they are back.
+func (c *srvConn) giveBack(req srvRequest) srvReply {
+	seq, reply, ok := c.confirmedSeq(req)
+	if !ok {
+		return reply
+	}
+	c.settle(seq, true)
+	return replyNone
+}
+
+var (
+	psAckParams      = srvParams{fn: "ps_ack", names: []string{"seq"}, nreq: 1}
+	psGiveBackParams = srvParams{fn: "ps_giveback", names: []string{"seq"}, nreq: 1}
+)
+
+// confirmedSeq parses the seq argument of ps_ack and ps_giveback: it must
+// name a request answered already. Otherwise it returns the error reply.
+func (c *srvConn) confirmedSeq(req srvRequest) (uint64, srvReply, bool) {
+	fail := func(err error) (uint64, srvReply, bool) {
+		return 0, encodeReply(msgError, asExc(err).value()), false
+	}
+	if !c.confirm {
+		return fail(valueErrorf("procshare: %s on a connection without accept_connection(confirm=True)", req.method))
+	}
+	var out [1]pickle.Value
+	p := &psAckParams
+	if req.method == "ps_giveback" {
+		p = &psGiveBackParams
+	}
+	if err := p.bind(req.args, req.kw, out[:]); err != nil {
+		return fail(err)
+	}
+	seq, err := pyIndex(out[0])
+	if err != nil {
+		return fail(err)
+	}
+	if seq < 0 || uint64(seq) >= c.call.seq {
+		return fail(valueErrorf("procshare: %s(%d): request %d has not been answered yet", req.method, seq, seq))
+	}
+	return uint64(seq), srvReply{}, true
+}
+
+// settle ends the wait for confirmation of the replies up to seq: their
+// grants become final, or with giveBack are given back (newest first).
+func (c *srvConn) settle(seq uint64, giveBack bool) {
+	if seq <= c.acked {
+		return
+	}
+	c.acked = seq
+	i := 0
+	for i < len(c.unacked) && c.unacked[i].seq <= seq {
+		i++
+	}
+	if giveBack {
+		runUndos(c.unacked[:i])
+	}
+	n := copy(c.unacked, c.unacked[i:])
+	clear(c.unacked[n:])
+	c.unacked = c.unacked[:n]
 }
 
 // peerGone reports whether the client is known to be gone: the watcher saw
@@ -428,16 +553,23 @@ func (c *srvConn) flush() {
 		c.markDead()
 		return
 	}
-	c.undo = c.undo[:0]
+	c.flushed()
 }
 
 // runUndo runs the compensations of replies that never reached the client,
 // newest first.
 func (c *srvConn) runUndo() {
-	for i := len(c.undo) - 1; i >= 0; i-- {
-		c.undo[i]()
-	}
+	runUndos(c.undo)
+	clear(c.undo)
 	c.undo = c.undo[:0]
+}
+
+// runUndos runs compensations newest first: items taken by several gets go
+// back to the front of their queues in their original order.
+func runUndos(us []srvUndo) {
+	for i := len(us) - 1; i >= 0; i-- {
+		us[i].f()
+	}
 }
 
 // handle runs one object request and returns its encoded reply. A panic in
@@ -453,6 +585,14 @@ func (c *srvConn) handle(frame []byte) (reply srvReply) {
 	req, exc := parseRequest(&c.mem, frame)
 	if exc != nil {
 		return encodeReply(msgTraceback, formatTraceback("serve_client", exc))
+	}
+	if req.ident == "" {
+		switch req.method {
+		case "ps_ack":
+			return c.ack(req)
+		case "ps_giveback":
+			return c.giveBack(req)
+		}
 	}
 	return c.s.objectCall(&c.call, req)
 }
@@ -630,10 +770,18 @@ func (c *srvCall) finish() {
 }
 
 // onFail registers a compensation run if this call's reply cannot be
-// delivered (the client died before reading it): a queue item taken by a
-// get goes back to the front, a lock granted is released.
+// delivered (the client died before reading it). It is for grants that end
+// with the connection anyway (RLock ownership).
 func (c *srvCall) onFail(f func()) {
-	c.conn.undo = append(c.conn.undo, f)
+	c.conn.undo = append(c.conn.undo, srvUndo{seq: c.seq, f: f})
+}
+
+// onLost is onFail for grants that outlive the connection (a queue item
+// taken by a get goes back to the front, a Lock or Semaphore granted is
+// released): on a confirming connection f also runs if the connection ends
+// before the client confirms the reply with ps_ack.
+func (c *srvCall) onLost(f func()) {
+	c.conn.undo = append(c.conn.undo, srvUndo{seq: c.seq, f: f, confirm: true})
 }
 
 // stoppedErr is the error a blocking method returns when its wait was

@@ -41,3 +41,14 @@ func (s *Server) DedicatedThreadsForTest() int {
 	defer s.mu.Unlock()
 	return s.threads
 }
+
+// ConnsForTest returns how many connections the server has not finished.
+func (s *Server) ConnsForTest() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// SetGrantHookForTest makes the client call f with every grant a
+// confirming connection receives, just before it confirms it (ps_ack).
+func SetGrantHookForTest(f func(v pickle.Value)) { testHookGrant = f }

@@ -26,6 +26,7 @@ type srvReply struct {
 	data   []byte
 	kind   string // msgReturn, msgError, …: what data says
 	hangUp bool   // send nothing and close: the client or the server is going away
+	silent bool   // send nothing (ps_ack)
 }
 
 func (r srvReply) isReturn() bool { return r.kind == msgReturn }
