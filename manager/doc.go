@@ -24,25 +24,12 @@
 //
 // The server holds the objects (the object table), counts client
 // references like CPython (create, incref, decref; an object is freed when
-// its count reaches zero), and serves these typeids:
-//
-//	typeid             Python object                  notes
-//	Queue              queue.Queue(maxsize=0)         3.13's shutdown(immediate) included
-//	JoinableQueue      queue.Queue(maxsize=0)         task_done, join
-//	Event              threading.Event()
-//	Lock               threading.Lock()               any connection may release it
-//	RLock              threading.RLock()              owned by a connection
-//	Semaphore          threading.Semaphore(value=1)
-//	BoundedSemaphore   threading.BoundedSemaphore(1)
-//	Condition          threading.Condition(lock=None) own RLock, or a Lock/RLock proxy
-//	Barrier            threading.Barrier(parties, timeout=None)   action= refused
-//	list               list(iterable=())
-//	dict               dict(mapping_or_pairs=(), **kw)  Python key equality
-//	Value              managers.Value(typecode, value)  value stored as given
-//	Array              array.array(typecode, seq)     typed, range-checked
-//	Namespace          managers.Namespace(**kw)
-//	Iterator           what dict.__iter__ returns     no create
-//	Pool, AsyncResult  refused: they run Python callables
+// its count reaches zero), and serves every typeid of CPython's
+// SyncManager: Queue, JoinableQueue, Event, Lock, RLock, Semaphore,
+// BoundedSemaphore, Condition, Barrier, list, dict, Value, Array, Namespace
+// and the Iterator that dict.__iter__ returns; Pool and AsyncResult are
+// refused, since they run Python callables. PROTOCOL.md §8 is the table of
+// typeids with their constructors and exposed methods, §9 their behaviour.
 //
 // Ownership that Python keys by thread (RLock, a Condition's lock) is
 // keyed by connection, since a CPython client uses one connection per

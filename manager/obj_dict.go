@@ -20,7 +20,7 @@ func init() {
 	registerType(&srvType{name: "dict", pyClass: "dict",
 		exposed: []string{"__contains__", "__delitem__", "__getitem__", "__iter__", "__len__",
 			"__setitem__", "clear", "copy", "get", "items", "keys", "pop", "popitem",
-			"setdefault", "update", "values", "ps_incr", "ps_setdefault_add", "__iter__"},
+			"setdefault", "update", "values", "ps_incr", "ps_setdefault_add"},
 		create: newObjDict})
 	registerType(&srvType{name: "Iterator", pyClass: "dict_keyiterator",
 		exposed: []string{"__next__", "send", "throw", "close"},

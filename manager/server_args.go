@@ -23,8 +23,7 @@ type srvParams struct {
 }
 
 // bind fills out (len(p.names), pre-filled with the defaults) from args and
-// kw, like a Python call. It returns the number of positional arguments
-// given, or a TypeError worded as CPython's.
+// kw, like a Python call, or returns a TypeError worded as CPython's.
 func (p *srvParams) bind(args pickle.Tuple, kw *pickle.Dict, out []pickle.Value) error {
 	if len(args) > len(p.names) {
 		return p.tooMany(len(args))
@@ -174,7 +173,7 @@ func parseTimeout(v pickle.Value) (srvTimeout, error) {
 	return srvTimeout{seconds: f}, nil
 }
 
-// deadline converts a non-negative number of seconds from now into a
+// deadlineAfter converts a non-negative number of seconds from now into a
 // deadline; huge values mean "never" (zero time).
 func deadlineAfter(seconds float64) time.Time {
 	if seconds <= 0 {

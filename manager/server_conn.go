@@ -48,7 +48,7 @@ type srvConn struct {
 	dead     chan struct{}
 	deadOnce sync.Once
 
-	mu       sync.Mutex // guards seq, running, pending and call.stop/stopped/reason
+	mu       sync.Mutex // guards seq, running, pendingI and call.stop/interrupted/prepared
 	seq      uint64     // object requests read so far; the current one's number
 	running  bool       // a request is being handled
 	pendingI uint64     // a ps_interrupt that arrived before its call (its seq), 0 if none
@@ -668,7 +668,7 @@ func (c *srvCall) reset(seq uint64, interrupted bool) {
 	c.prepared = false
 }
 
-// interrupt stops the call (ps_interrupt). conn.mu is held.
+// interruptLocked stops the call (ps_interrupt). conn.mu is held.
 func (c *srvCall) interruptLocked() {
 	c.interrupted = true
 	if c.stop != nil {

@@ -107,7 +107,7 @@ func (c *srvCall) wait(mu *sync.Mutex, q *srvWaitq, deadline time.Time, interrup
 	return r
 }
 
-// remaining returns whether deadline (zero: none) has not yet passed.
+// beforeDeadline reports whether deadline (zero: none) has not yet passed.
 func beforeDeadline(deadline time.Time) bool {
 	return deadline.IsZero() || time.Now().Before(deadline)
 }
