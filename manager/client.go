@@ -133,10 +133,10 @@ func DialAddress(ctx context.Context, addr Address, authkey []byte, cfg *Config)
 	}
 	c.life, c.kill = context.WithCancel(context.Background())
 	// The first object connection asks for procshare's connection id and
-	// confirmed grants; a server that does not know the keywords (CPython's,
-	// or procshare's before confirm) rejects them and closes that connection.
+	// confirmed grants; a server that does not know the keywords (CPython's)
+	// rejects them and closes that connection, and the next is plain.
 	var cc *clientConn
-	for _, mode := range []struct{ ps, confirm bool }{{true, true}, {true, false}, {false, false}} {
+	for _, mode := range []struct{ ps, confirm bool }{{true, true}, {false, false}} {
 		cc, err = c.dialObject(ctx, mode.ps, mode.confirm)
 		var re *RemoteError
 		if err == nil || !errors.As(err, &re) {
