@@ -452,3 +452,22 @@ func TestLogFormatJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestExposeHelpExamples: every --expose example of serve's help creates
+// its object.
+func TestExposeHelpExamples(t *testing.T) {
+	for _, spec := range []string{"get_queue=Queue", "jobs=Queue:100", "counter=Value:i,0", "b=Barrier:3",
+		"s=Semaphore:2", "a=Array:d,[0.5,0,0]", "l=list:[1,2,3]"} {
+		var e exposeFlag
+		if err := e.Set(spec); err != nil {
+			t.Errorf("--expose %s: %v", spec, err)
+			continue
+		}
+		srv, err := manager.NewServer(&manager.ServerConfig{Authkey: []byte("k"), Expose: e})
+		if err != nil {
+			t.Errorf("--expose %s: %v", spec, err)
+			continue
+		}
+		srv.Close()
+	}
+}
