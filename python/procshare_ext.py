@@ -61,8 +61,8 @@ Python behaviour that bites (not procshare's, but met with it):
 * A proxy passed to a child process borrows the parent's reference until
   the child has its own: if the parent drops (del, or lets go out of scope)
   its last proxy of an object before the child has connected, the server
-  frees the object and the child's calls fail with a KeyError. Keep the
-  proxy until the child is joined.
+  frees the object and the child's calls fail with an error naming its
+  id. Keep the proxy until the child is joined.
 """
 
 import os
