@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -292,6 +293,15 @@ s.serve_forever()
 	if !strings.Contains(out.String(), "debug_info") || !strings.Contains(out.String(), "refcount=1") ||
 		!strings.Contains(out.String(), "[1, 2, 3]") {
 		t.Fatalf("inspect output:\n%s", out.String())
+	}
+	out.Reset()
+	if err := inspectCommand(context.Background(), []string{"--address", sock, "--authkey-file", keyFile, "--json"}, &out, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	var r inspectReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Server != "cpython" || len(r.Objects) != 1 ||
+		r.Objects[0].Repr != "[1, 2, 3]" || r.Objects[0].Refcount == nil || *r.Objects[0].Refcount != 1 || r.Objects[0].TypeID != nil {
+		t.Fatalf("inspect --json: %v\n%s", err, out.String())
 	}
 }
 
