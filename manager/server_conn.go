@@ -174,7 +174,11 @@ func (c *srvConn) serve() {
 	// Once the client has proved it holds the key, it no longer takes
 	// one of the handshake's slots (see connLimits).
 	if err := wire.ServerHandshakeNotify(c.wc, s.authkey, func() { s.limits.authenticated(c) }); err != nil {
-		s.log.Debug("manager: handshake failed", "remote", c.nc.RemoteAddr(), "err", err)
+		if errors.Is(err, wire.ErrAuthFailed) { // a wrong authkey: for the operator to see
+			s.log.Warn("manager: failed login", "remote", c.nc.RemoteAddr(), "peer", c.peer, "err", err)
+		} else {
+			s.log.Debug("manager: handshake failed", "remote", c.nc.RemoteAddr(), "err", err)
+		}
 		s.observeConnection("failed")
 		return
 	}

@@ -92,26 +92,24 @@ func clientAuthkey(flagPath string) ([]byte, error) {
 }
 
 // serveAuthkey is the key of serve: as clientAuthkey, except that a missing
-// default file is created with a new random key. It says on stderr which
-// file holds the key, so that clients can be given it.
-func serveAuthkey(flagPath string, stderr io.Writer) ([]byte, error) {
+// default file is created with a new random key. The note says which file
+// holds the key, so that clients can be given it; serve prints it.
+func serveAuthkey(flagPath string) (key []byte, note string, err error) {
 	path, isDefault, err := authkeyPath(flagPath)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	key, err := readAuthkeyFile(path)
+	key, err = readAuthkeyFile(path)
 	if isDefault && errors.Is(err, os.ErrNotExist) {
 		key, err = createAuthkeyFile(path)
 		if err == nil {
-			fmt.Fprintf(stderr, "procshare: new authkey written to %s\n", path)
-			return key, nil
+			return key, "procshare: new authkey written to " + path, nil
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	fmt.Fprintf(stderr, "procshare: authkey from %s\n", path)
-	return key, nil
+	return key, "procshare: authkey from " + path, nil
 }
 
 // createAuthkeyFile writes 32 random bytes to a new file at path (mode

@@ -18,8 +18,8 @@ import (
 
 // TestMain lets a test run the command in a real child process: the test
 // binary re-executed with PROCSHARE_TEST_MAIN set to the command's
-// arguments, one per line (and, on Linux, PROCSHARE_TEST_SHM_DIR to a
-// stand-in for /dev/shm, see runInShmDir).
+// arguments, one per line, none if it is empty (and, on Linux,
+// PROCSHARE_TEST_SHM_DIR to a stand-in for /dev/shm, see runInShmDir).
 func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("PROCSHARE_TEST_MAIN"); ok {
 		if dir := os.Getenv("PROCSHARE_TEST_SHM_DIR"); dir != "" {
@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 				os.Exit(3)
 			}
 		}
-		os.Exit(run(strings.Split(args, "\n")))
+		var argv []string // "": no arguments
+		if args != "" {
+			argv = strings.Split(args, "\n")
+		}
+		os.Exit(run(argv))
 	}
 	code := m.Run()
 	if plain.path != "" {

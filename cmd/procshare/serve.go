@@ -10,10 +10,12 @@ import (
 	"math"
 	"net"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,7 +29,7 @@ func init() {
 		graceful: true,
 		run: func(ctx context.Context, args []string) error {
 			spareProcs()
-			return serveCommand(ctx, args, os.Stderr)
+			return serveCommand(ctx, args, os.Stdout, os.Stderr)
 		},
 	})
 }
@@ -83,31 +85,26 @@ serving); "procshare: metrics on http://ADDRESS/metrics" is printed.
 Limits (PROTOCOL.md section 3.1): a client over --max-connections or
 --max-peer-connections is refused at once with a message naming the limit
 (CPython raises AuthenticationError or AssertionError with it); a request
-over --max-frame gets a ValueError and the connection goes on. Refusals and
-oversized requests are logged at WARN, idle closes at INFO (with -v).
+over --max-frame gets a ValueError and the connection goes on.
 
+Logs go to stderr, as text or (--log-format json) one JSON object a line;
+the startup and stop notices take the same format. WARN and ERROR are
+always logged: refused connections, failed logins (a wrong authkey, with
+the peer's address), oversized requests, recovered panics. -v adds INFO and
+DEBUG: each accepted connection, handshakes that fail for other reasons,
+connection errors, idle closes, a client's shutdown request.
+
+Signals: SIGINT or SIGTERM stop the server gracefully (exit status 0).
+SIGHUP is logged and ignored: the daemon keeps running when its terminal
+closes, and has no configuration or log file to reload (logs go to stderr;
+under systemd, journald keeps them; see docs/deploy).
+
+Named objects: --expose NAME=TYPEID[:ARGS] creates one object at startup
+that every client shares; a Python client registers NAME on its
+BaseManager subclass and calls it, a Go client uses manager.Named.
+` + exposeArgsHelp + `
 flags:
 `
-
-// exposeFlag collects repeated --expose NAME=TYPEID flags.
-type exposeFlag []manager.ExposedObject
-
-func (e *exposeFlag) String() string {
-	var parts []string
-	for _, x := range *e {
-		parts = append(parts, x.Name+"="+x.TypeID)
-	}
-	return strings.Join(parts, ",")
-}
-
-func (e *exposeFlag) Set(s string) error {
-	name, typeid, ok := strings.Cut(s, "=")
-	if !ok || name == "" || typeid == "" {
-		return fmt.Errorf("want NAME=TYPEID (e.g. get_queue=Queue), got %q", s)
-	}
-	*e = append(*e, manager.ExposedObject{Name: name, TypeID: typeid})
-	return nil
-}
 
 // addressList collects --foreign-allow addresses.
 type addressList []manager.Address
@@ -145,14 +142,14 @@ func setMemoryLimit(budget int64) {
 }
 
 // serveCommand runs "procshare serve" until ctx is cancelled or a client
-// sends shutdown. Messages go to stderr.
-func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
+// sends shutdown. Help goes to stdout, notices and logs to stderr.
+func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// SIGHUP must not kill the daemon from the moment it starts.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, serveUsage)
-		fs.PrintDefaults()
-	}
 	address := fs.String("address", "127.0.0.1:50000", "`host:port` for TCP, or a Unix socket path (created with mode 0600)")
 	keyFile := fs.String("authkey-file", "", "`file` holding the authkey, mode 0600 (default: $"+authkeyEnv+", else the default key file, created on first use)")
 	addrFile := fs.String("addr-file", "", "write the listening address to this `file` once serving")
@@ -164,38 +161,42 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	maxPeer := fs.Int("max-peer-connections", 0, "connections one peer may hold (a peer: an IP address for TCP, a process for a Unix socket), so that no peer alone reaches --max-connections; all local TCP clients are one peer. 0: half of --max-connections; -1: no limit")
 	idle := fs.Duration("idle-timeout", 0, "close a connection on which no request arrived for this long (e.g. 10m); a call blocked in the server is not idle. CPython proxies do not reconnect: a thread whose connection was closed fails on every later call. 0: never")
 	metricsAddr := fs.String("metrics-address", "", "serve Prometheus metrics at http://`host:port`/metrics and a health check at /healthz (default: off)")
-	verbose := fs.Bool("v", false, "log connections, errors and recovered panics to stderr")
+	verbose := fs.Bool("v", false, "also log at INFO and DEBUG: accepted connections, failed handshakes, connection errors, idle closes (WARN and ERROR are always logged)")
+	logFormat := fs.String("log-format", "text", "log `format` on stderr: text (key=value) or json (one object a line)")
 	var maxMemory budgetFlag
 	fs.Var(&maxMemory, "max-memory", "memory budget `SIZE` for stored values and replies in flight, e.g. 512MiB or 2GiB; a call that would pass it raises MemoryError (0: 1GiB; -1: no limit)")
 	var expose exposeFlag
-	fs.Var(&expose, "expose", "a named shared object `NAME=TYPEID` (e.g. get_queue=Queue); repeatable")
+	fs.Var(&expose, "expose", "a named shared object `NAME=TYPEID[:ARGS]`, created at startup with the constructor arguments ARGS (e.g. get_queue=Queue, jobs=Queue:100, counter=Value:i,0, b=Barrier:3; see above); repeatable")
 	foreignKeyFile := fs.String("foreign-authkey-file", "", "`file` holding the key for other managers' objects stored here (must differ from the server's key); with --foreign-allow")
 	var foreignAllow addressList
 	fs.Var(&foreignAllow, "foreign-allow", "`ADDRESS`es of other managers the server may take references on, comma-separated or repeated (default: none, the server never dials out)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, serveUsage); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usagef("unexpected arguments %q", fs.Args())
+	}
+	if *logFormat != "text" && *logFormat != "json" {
+		return usagef("--log-format: want text or json, got %q", *logFormat)
 	}
 	addr, err := manager.ParseAddress(*address)
 	if err != nil {
-		return err
+		return &usageError{err}
 	}
-	key, err := serveAuthkey(*keyFile, stderr)
+	if (*foreignKeyFile != "") != (len(foreignAllow) > 0) {
+		return usagef("--foreign-authkey-file and --foreign-allow go together")
+	}
+	key, keyNote, err := serveAuthkey(*keyFile)
 	if err != nil {
 		return err
 	}
 	var foreign *manager.ForeignConfig
-	switch {
-	case *foreignKeyFile != "" && len(foreignAllow) > 0:
+	if *foreignKeyFile != "" {
 		fkey, err := readAuthkeyFile(*foreignKeyFile)
 		if err != nil {
 			return err
 		}
 		foreign = &manager.ForeignConfig{Authkey: fkey, Allow: foreignAllow}
-	case *foreignKeyFile != "" || len(foreignAllow) > 0:
-		return errors.New("--foreign-authkey-file and --foreign-allow go together")
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -213,6 +214,7 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		registry, po = newMetrics()
 		observer = po
 	}
+	logger := newLogger(stderr, *logFormat, level)
 	srv, err := manager.NewServer(&manager.ServerConfig{
 		Observer:            observer,
 		Authkey:             key,
@@ -225,12 +227,14 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxMemory:           int64(maxMemory.sizeFlag),
 		Expose:              expose,
 		Foreign:             foreign,
-		Logger:              slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Logger:              logger,
 	})
 	if err != nil {
 		return err
 	}
 	setMemoryLimit(int64(maxMemory.sizeFlag))
+	say := noticer(stderr, *logFormat)
+	say(keyNote)
 	ln, err := manager.Listen(addr)
 	if err != nil {
 		return err
@@ -245,18 +249,71 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "procshare: serving on %s\n", real)
+	say("procshare: serving on "+real, "address", real)
 	if metricsLn != nil {
 		registry.MustRegister(newStatsCollector(srv))
-		fmt.Fprintf(stderr, "procshare: metrics on http://%s/metrics\n", metricsLn.Addr())
+		say("procshare: metrics on http://"+metricsLn.Addr().String()+"/metrics", "metrics", metricsLn.Addr().String())
 		go metricsServer(ctx, metricsLn, registry, srv, stderr)
+	}
+	stopHUP := make(chan struct{})
+	defer close(stopHUP)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				say("procshare: SIGHUP ignored (serve has nothing to reload; SIGTERM or SIGINT stops it)")
+			case <-stopHUP:
+				return
+			}
+		}
+	}()
+	if *verbose {
+		ln = loggedListener{ln, logger}
 	}
 	err = srv.Serve(ctx, ln)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
-	fmt.Fprintln(stderr, "procshare: server stopped")
+	say("procshare: server stopped")
 	return err
+}
+
+// newLogger returns the server's logger: slog's text or JSON handler on w.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// noticer returns the function that writes serve's notices (where the key
+// is, the address served, a SIGHUP, the stop), whatever the log level: in
+// the text format a plain line of msg, which scripts may wait for ("procshare:
+// serving on ADDRESS"); in the JSON format an INFO record with msg and the
+// key-value pairs args, so that stderr stays one JSON object a line.
+func noticer(w io.Writer, format string) func(msg string, args ...any) {
+	if format == "json" {
+		l := newLogger(w, format, slog.LevelInfo)
+		return func(msg string, args ...any) { l.Info(msg, args...) }
+	}
+	return func(msg string, _ ...any) { fmt.Fprintln(w, msg) }
+}
+
+// loggedListener logs each connection it accepts at DEBUG (what -v shows).
+// It hands on the connection itself, so the server sees the socket's own
+// type (for peer credentials and dedicated threads).
+type loggedListener struct {
+	net.Listener
+	log *slog.Logger
+}
+
+func (l loggedListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err == nil {
+		l.log.Debug("procshare: connection accepted", "network", nc.RemoteAddr().Network(), "remote", nc.RemoteAddr())
+	}
+	return nc, err
 }
 
 // defaultMaxFrame is --max-frame's default: the server's own default.

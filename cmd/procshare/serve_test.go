@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -80,7 +81,7 @@ func TestServeAndInspect(t *testing.T) {
 			done := make(chan error, 1)
 			go func() {
 				done <- serveCommand(ctx, []string{"--address", address, "--addr-file", addrFile,
-					"--expose", "get_queue=Queue", "--expose", "shared=dict", "--release-on-disconnect"}, &stderr)
+					"--expose", "get_queue=Queue", "--expose", "shared=dict", "--release-on-disconnect"}, io.Discard, &stderr)
 			}()
 			addr := waitFile(t, addrFile)
 			if network == "unix" {
@@ -132,15 +133,15 @@ func TestServeAndInspect(t *testing.T) {
 func TestServeFlags(t *testing.T) {
 	ctx := context.Background()
 	var stderr syncBuffer
-	if err := serveCommand(ctx, []string{"--expose", "noequals"}, &stderr); err == nil {
+	if err := serveCommand(ctx, []string{"--expose", "noequals"}, io.Discard, &stderr); err == nil {
 		t.Fatal("bad --expose accepted")
 	}
 	empty := filepath.Join(t.TempDir(), "empty")
 	os.WriteFile(empty, nil, 0o600)
-	if err := serveCommand(ctx, []string{"--authkey-file", empty}, &stderr); err == nil {
+	if err := serveCommand(ctx, []string{"--authkey-file", empty}, io.Discard, &stderr); err == nil {
 		t.Fatal("empty authkey accepted")
 	}
-	if err := serveCommand(ctx, []string{"--authkey-file", empty + "x"}, &stderr); err == nil {
+	if err := serveCommand(ctx, []string{"--authkey-file", empty + "x"}, io.Discard, &stderr); err == nil {
 		t.Fatal("missing authkey file accepted")
 	}
 	t.Setenv(authkeyEnv, "")
@@ -153,10 +154,10 @@ func TestServeFlags(t *testing.T) {
 	// own key.
 	key := filepath.Join(t.TempDir(), "key")
 	os.WriteFile(key, []byte("k3y"), 0o600)
-	if err := serveCommand(ctx, []string{"--authkey-file", key, "--foreign-allow", "127.0.0.1:1"}, &stderr); err == nil || !strings.Contains(err.Error(), "go together") {
+	if err := serveCommand(ctx, []string{"--authkey-file", key, "--foreign-allow", "127.0.0.1:1"}, io.Discard, &stderr); err == nil || !strings.Contains(err.Error(), "go together") {
 		t.Fatalf("--foreign-allow alone: %v", err)
 	}
-	if err := serveCommand(ctx, []string{"--authkey-file", key, "--foreign-authkey-file", key, "--foreign-allow", "127.0.0.1:1"}, &stderr); err == nil || !strings.Contains(err.Error(), "must differ") {
+	if err := serveCommand(ctx, []string{"--authkey-file", key, "--foreign-authkey-file", key, "--foreign-allow", "127.0.0.1:1"}, io.Discard, &stderr); err == nil || !strings.Contains(err.Error(), "must differ") {
 		t.Fatalf("the server's own key for other managers: %v", err)
 	}
 }
@@ -166,15 +167,14 @@ func TestAuthkeyFiles(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	t.Setenv(authkeyEnv, "")
-	var stderr bytes.Buffer
 
 	// The default file is created once, then reused: a restarted server
 	// keeps its key, and nothing is left in $TMPDIR.
-	k1, err := serveAuthkey("", &stderr)
+	k1, _, err := serveAuthkey("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := serveAuthkey("", &stderr)
+	k2, _, err := serveAuthkey("")
 	if err != nil || !bytes.Equal(k1, k2) || len(k1) != 32 {
 		t.Fatalf("second start: %x %v, want the first key %x", k2, err, k1)
 	}
@@ -190,16 +190,16 @@ func TestAuthkeyFiles(t *testing.T) {
 	envKey := filepath.Join(dir, "env")
 	os.WriteFile(envKey, []byte("from env"), 0o600)
 	t.Setenv(authkeyEnv, envKey)
-	if k, err := serveAuthkey("", &stderr); err != nil || string(k) != "from env" {
+	if k, _, err := serveAuthkey(""); err != nil || string(k) != "from env" {
 		t.Fatalf("env key: %q %v", k, err)
 	}
 	flagKey := filepath.Join(dir, "flag")
 	os.WriteFile(flagKey, []byte("from flag"), 0o600)
-	if k, err := serveAuthkey(flagKey, &stderr); err != nil || string(k) != "from flag" {
+	if k, _, err := serveAuthkey(flagKey); err != nil || string(k) != "from flag" {
 		t.Fatalf("flag key: %q %v", k, err)
 	}
 	// A named file that is missing is an error, never created.
-	if _, err := serveAuthkey(filepath.Join(dir, "missing"), &stderr); err == nil {
+	if _, _, err := serveAuthkey(filepath.Join(dir, "missing")); err == nil {
 		t.Fatal("missing key file accepted")
 	}
 
@@ -209,7 +209,7 @@ func TestAuthkeyFiles(t *testing.T) {
 		os.Remove(p)
 		os.WriteFile(p, []byte("secret"), 0o600)
 		os.Chmod(p, mode)
-		_, err := serveAuthkey(p, &stderr)
+		_, _, err := serveAuthkey(p)
 		if err == nil || !strings.Contains(err.Error(), "chmod 600") {
 			t.Fatalf("key file with mode %04o: %v, want a refusal", mode, err)
 		}
@@ -221,10 +221,10 @@ func TestAuthkeyFiles(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := serveAuthkey(fifo, &stderr); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if _, _, err := serveAuthkey(fifo); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("FIFO key file: %v", err)
 	}
-	if _, err := serveAuthkey(dir, &stderr); err == nil {
+	if _, _, err := serveAuthkey(dir); err == nil {
 		t.Fatal("a directory accepted as a key file")
 	}
 }
@@ -239,7 +239,7 @@ func TestServeShutdownByClient(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- serveCommand(context.Background(), []string{"--address", "127.0.0.1:0",
-			"--authkey-file", keyFile, "--addr-file", addrFile}, &stderr)
+			"--authkey-file", keyFile, "--addr-file", addrFile}, io.Discard, &stderr)
 	}()
 	addr, err := manager.ParseAddress(waitFile(t, addrFile))
 	if err != nil {
@@ -294,6 +294,15 @@ s.serve_forever()
 		!strings.Contains(out.String(), "[1, 2, 3]") {
 		t.Fatalf("inspect output:\n%s", out.String())
 	}
+	out.Reset()
+	if err := inspectCommand(context.Background(), []string{"--address", sock, "--authkey-file", keyFile, "--json"}, &out, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	var r inspectReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Server != "cpython" || len(r.Objects) != 1 ||
+		r.Objects[0].Repr != "[1, 2, 3]" || r.Objects[0].Refcount == nil || *r.Objects[0].Refcount != 1 || r.Objects[0].TypeID != nil {
+		t.Fatalf("inspect --json: %v\n%s", err, out.String())
+	}
 }
 
 func TestSizeFlag(t *testing.T) {
@@ -332,7 +341,7 @@ func startServe(t *testing.T, args ...string) (string, []byte, *syncBuffer) {
 	done := make(chan error, 1)
 	go func() {
 		done <- serveCommand(ctx, append([]string{"--address", filepath.Join(dir, "m.sock"),
-			"--authkey-file", keyFile, "--addr-file", addrFile}, args...), stderr)
+			"--authkey-file", keyFile, "--addr-file", addrFile}, args...), io.Discard, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -394,7 +403,7 @@ func TestServeLimits(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := serveCommand(ctx, []string{"--max-frame", "0"}, stderr); err == nil {
+	if err := serveCommand(ctx, []string{"--max-frame", "0"}, io.Discard, stderr); err == nil {
 		t.Fatal("--max-frame 0 accepted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/procshare/procshare/shm"
 )
@@ -25,8 +26,10 @@ func init() {
 }
 
 const shmUsage = `usage:
-  procshare shm ls [-a]      list the named segments procshare programs created
-                             (-a: every segment, Python's too; creator unknown: pid 0)
+  procshare shm ls [-a] [--json]
+                             list the named segments procshare programs created
+                             (-a: every segment, Python's too; creator unknown: pid 0;
+                             --json: a JSON array, see below)
   procshare shm rm NAME...   remove named segments (and their metadata)
   procshare shm rm -dead [-all-users]
                              remove every listed segment of yours whose creator
@@ -45,50 +48,72 @@ with pid 0, alive "?" and the reason in NOTE, and "rm -dead" leaves it
 alone. "rm -dead" removes only segments owned by you (by root when run as
 root) unless -all-users is given. Names that contain spaces, control
 characters or invalid UTF-8 are printed quoted, with Go escapes.
+
+"ls --json" prints a JSON array with one object per segment:
+
+  {"name": "psm_1a2b", "size": 4096, "uid": 1000, "owner": "ann",
+   "pid": 4242, "alive": true, "created": "2025-01-02T15:04:05Z", "note": ""}
+
+"size" is null when only the metadata is left, "uid" null when unknown,
+"owner" null when the uid has no user name, "alive" null when the creator is unknown (pid 0), "created" null
+when unknown; names and notes are as found (invalid UTF-8 replaced by
+U+FFFD), with JSON's escapes.
 `
 
-// shmCommand runs "procshare shm". Output goes to stdout, usage to stderr.
+// shmCommand runs "procshare shm". Output and help go to stdout.
 func shmCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	usage := func() { fmt.Fprintf(stderr, shmUsage, shm.Dir()) }
+	help := fmt.Sprintf(shmUsage, shm.Dir())
 	if len(args) == 0 {
-		usage()
-		return errors.New("missing subcommand (ls or rm)")
+		return usagef("missing subcommand (ls or rm)")
 	}
 	switch args[0] {
 	case "ls":
 		fs := flag.NewFlagSet("shm ls", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		fs.Usage = usage
 		all := fs.Bool("a", false, "list every segment, not only procshare's")
-		if err := fs.Parse(args[1:]); err != nil {
+		asJSON := fs.Bool("json", false, "print a JSON array (see above) instead of a table")
+		if err := parseFlags(fs, args[1:], stdout, help+"\nflags of ls:\n"); err != nil {
 			return err
 		}
 		if fs.NArg() > 0 {
-			return fmt.Errorf("ls takes no arguments, got %q", fs.Args())
+			return usagef("ls takes no arguments, got %q", fs.Args())
 		}
-		return shmList(stdout, *all)
+		return shmList(stdout, *all, *asJSON)
 	case "rm":
 		fs := flag.NewFlagSet("shm rm", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		fs.Usage = usage
 		dead := fs.Bool("dead", false, "remove every segment of yours whose creator has exited")
 		allUsers := fs.Bool("all-users", false, "with -dead: every user's segments, not only yours")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:], stdout, help+"\nflags of rm:\n"); err != nil {
 			return err
 		}
 		if *allUsers && !*dead {
-			return errors.New("rm: -all-users needs -dead")
+			return usagef("rm: -all-users needs -dead")
+		}
+		if fs.NArg() == 0 && !*dead {
+			return usagef("rm: no segment names given")
 		}
 		return shmRemove(ctx, fs.Args(), *dead, *allUsers, stdout)
 	case "-h", "-help", "--help", "help":
-		usage()
-		return nil
+		fmt.Fprint(stdout, help)
+		return errHelp
 	}
-	usage()
-	return fmt.Errorf("unknown subcommand %q (want ls or rm)", args[0])
+	return usagef("unknown subcommand %q (want ls or rm)", args[0])
 }
 
-func shmList(stdout io.Writer, all bool) error {
+// shmEntry is one segment of shm ls --json; nil fields are unknown.
+type shmEntry struct {
+	Name    string  `json:"name"`
+	Size    *int64  `json:"size"`
+	UID     *int    `json:"uid"`
+	Owner   *string `json:"owner"`
+	PID     int     `json:"pid"`
+	Alive   *bool   `json:"alive"`
+	Created *string `json:"created"`
+	Note    string  `json:"note"`
+}
+
+// shmList prints the segments that shm.List (or with all, shm.ListAll)
+// finds: a table, or with asJSON a JSON array of shmEntry.
+func shmList(stdout io.Writer, all, asJSON bool) error {
 	list := shm.List
 	if all {
 		list = shm.ListAll
@@ -96,6 +121,35 @@ func shmList(stdout io.Writer, all bool) error {
 	infos, err := list()
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		entries := []shmEntry{}
+		for _, in := range infos {
+			e := shmEntry{Name: in.Name, PID: in.PID}
+			if in.Size >= 0 {
+				e.Size = &in.Size
+			}
+			if in.UID >= 0 {
+				e.UID = &in.UID
+				if u, err := user.LookupId(strconv.Itoa(in.UID)); err == nil {
+					e.Owner = &u.Username
+				}
+			}
+			if in.PID != 0 || in.Alive {
+				alive := in.Alive
+				e.Alive = &alive
+			}
+			if !in.Created.IsZero() {
+				c := in.Created.Format(time.RFC3339)
+				e.Created = &c
+			}
+			var me *shm.MetaError
+			if errors.As(in.Err, &me) {
+				e.Note = me.Reason
+			}
+			entries = append(entries, e)
+		}
+		return writeJSON(stdout, entries)
 	}
 	owners := map[int]string{}
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
@@ -148,9 +202,6 @@ func ownerName(uid int) string {
 // own (owned by the effective uid), or everybody's with allUsers.
 // Segments whose metadata is not trusted are never removed as dead.
 func shmRemove(ctx context.Context, names []string, dead, allUsers bool, stdout io.Writer) error {
-	if len(names) == 0 && !dead {
-		return errors.New("rm: no segment names given")
-	}
 	if dead {
 		infos, err := shm.List()
 		if err != nil {

@@ -110,19 +110,24 @@ func TestShmDeadCreator(t *testing.T) {
 	}
 }
 
+// TestShmErrors: a command line that cannot be run exits 2, a failure 1.
 func TestShmErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"shm"},
-		{"shm", "frob"},
-		{"shm", "rm"},
-		{"shm", "rm", "a/b"},
-		{"shm", "rm", ""},
-		{"shm", "rm", fmt.Sprintf("pstest_cli_missing_%d", os.Getpid())},
-		{"shm", "ls", "extra"},
-		{"shm", "rm", "-all-users"},
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"shm"}, exitUsage},
+		{[]string{"shm", "frob"}, exitUsage},
+		{[]string{"shm", "rm"}, exitUsage},
+		{[]string{"shm", "rm", "a/b"}, exitError},
+		{[]string{"shm", "rm", ""}, exitError},
+		{[]string{"shm", "rm", fmt.Sprintf("pstest_cli_missing_%d", os.Getpid())}, exitError},
+		{[]string{"shm", "ls", "extra"}, exitUsage},
+		{[]string{"shm", "ls", "-x"}, exitUsage},
+		{[]string{"shm", "rm", "-all-users"}, exitUsage},
 	} {
-		if code := run(args); code != 1 {
-			t.Errorf("procshare %q exit code = %d, want 1", args, code)
+		if code := run(tc.args); code != tc.code {
+			t.Errorf("procshare %q exit code = %d, want %d", tc.args, code, tc.code)
 		}
 	}
 	err := shmCommand(context.Background(), []string{"rm", "a/b"}, io.Discard, io.Discard)

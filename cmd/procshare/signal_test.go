@@ -152,3 +152,59 @@ func TestManagerCallCancel(t *testing.T) {
 		t.Errorf("managerCall = %v, want the context's cause", err)
 	}
 }
+
+// TestServeSurvivesSIGHUP: a serve process (by its PID) that gets SIGHUP,
+// as when its terminal closes, logs it and goes on serving; SIGTERM then
+// stops it with status 0. Before, SIGHUP's default action killed it.
+func TestServeSurvivesSIGHUP(t *testing.T) {
+	dir := shortTempDir(t)
+	sock := filepath.Join(dir, "m.sock")
+	keyFile := filepath.Join(dir, "key")
+	addrFile := filepath.Join(dir, "addr")
+	key := []byte("hup key")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _, stderr := startProcshare(t, "serve", "--address", sock, "--authkey-file", keyFile, "--addr-file", addrFile)
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	waitFile(t, addrFile)
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(stderr.String(), "procshare: SIGHUP ignored") {
+		select {
+		case <-exited:
+			t.Fatalf("serve exited on SIGHUP (%v); stderr:\n%s", cmd.ProcessState, stderr.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	ctx := context.Background()
+	c, err := manager.Dial(ctx, sock, key, nil)
+	if err != nil {
+		t.Fatalf("after SIGHUP: %v", err)
+	}
+	if _, err := c.NewQueue(ctx, 0); err != nil {
+		t.Fatalf("after SIGHUP: %v", err)
+	}
+	c.Close()
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve still runs 60 s after SIGTERM; stderr:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(stderr.String(), "procshare: server stopped") {
+		t.Errorf("after SIGTERM: exit %d; stderr:\n%s", code, stderr.String())
+	}
+}
