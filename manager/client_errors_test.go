@@ -194,3 +194,15 @@ func TestFreedObject(t *testing.T) {
 		}
 	})
 }
+
+// A server configuration error names the object once.
+func TestExposeErrorMessage(t *testing.T) {
+	_, err := manager.NewServer(&manager.ServerConfig{
+		Authkey: []byte("k"),
+		Expose:  []manager.ExposedObject{{Name: "b", TypeID: "Barrier", Args: []pickle.Value{"two"}}},
+	})
+	checkOnePrefix(t, "NewServer", err)
+	if want := `manager: exposed object "b": `; !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("NewServer = %q, want it to start with %q", err, want)
+	}
+}
