@@ -84,7 +84,7 @@ func run(args []string) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "procshare %s: %v\n", c.name, err)
+		report(os.Stderr, c.name, err)
 		return 1
 	}
 	return 0
