@@ -206,3 +206,23 @@ func TestExposeErrorMessage(t *testing.T) {
 		t.Fatalf("NewServer = %q, want it to start with %q", err, want)
 	}
 }
+
+// Value and Array results of another type name the object and method.
+func TestValueConvertError(t *testing.T) {
+	forEachTarget(t, nil, func(t *testing.T, c *manager.Client) {
+		ctx := ctxT(t)
+		s := get[*manager.Value[string]](t)(manager.NewValue(ctx, c, "u", "text"))
+		defer s.Close()
+		v := get[*manager.Value[int]](t)(manager.Attach[manager.Value[int]](ctx, c, s.Token(), s.Exposed()))
+		defer v.Close()
+		_, err := v.Get(ctx)
+		wantConvertError(t, err, "manager: Value.get: cannot convert Python str to Go int", "str", "text")
+
+		a := get[*manager.Array[float64]](t)(manager.NewArray(ctx, c, "d", []float64{1e300}))
+		defer a.Close()
+		f := get[*manager.Array[float32]](t)(manager.Attach[manager.Array[float32]](ctx, c, a.Token(), a.Exposed()))
+		defer f.Close()
+		_, err = f.Get(ctx, 0)
+		wantConvertError(t, err, "manager: Array.__getitem__: index 0: cannot convert Python float to Go float32: out of range", "float", 1e300)
+	})
+}

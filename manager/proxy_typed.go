@@ -19,9 +19,9 @@ import (
 // type, never a panic. The embedded proxy (d.Dict, l.List, q.Queue) stays at
 // hand for mixed data: its methods return pickle values to convert with As.
 
-// arg converts x, an argument of method, for the wire. where names it in
+// toPy converts x, an argument of method, for the wire. where names it in
 // the error ("key", "value", "item").
-func (p *proxy) arg(method, where string, x any) (pickle.Value, error) {
+func (p *proxy) toPy(method, where string, x any) (pickle.Value, error) {
 	v, err := pickle.ToValue(x)
 	if err != nil {
 		return nil, &ConvertError{TypeID: p.tok.TypeID, Method: method, Where: where, Go: reflect.TypeOf(x), Err: err}
@@ -29,9 +29,9 @@ func (p *proxy) arg(method, where string, x any) (pickle.Value, error) {
 	return v, nil
 }
 
-// result converts v, (part of) the result of method, to T. where names the
+// fromPy converts v, (part of) the result of method, to T. where names the
 // value in the error; it is called only on failure.
-func result[T any](p *proxy, method string, where func() string, v pickle.Value) (T, error) {
+func fromPy[T any](p *proxy, method string, where func() string, v pickle.Value) (T, error) {
 	var out T
 	if err := pickle.FromValue(v, &out); err != nil {
 		var w string
@@ -44,11 +44,23 @@ func result[T any](p *proxy, method string, where func() string, v pickle.Value)
 	return out, nil
 }
 
-// results converts the items of a sequence result; where(i) names item i.
-func results[T any](p *proxy, method string, where func(i int) string, vs []pickle.Value) ([]T, error) {
+// fromPyCall returns a function that converts the result of a call of method
+// to T, passing an error through: fromPyCall[T](p, "get", nil)(p.call(ctx, "get")).
+func fromPyCall[T any](p *proxy, method string, where func() string) func(pickle.Value, error) (T, error) {
+	return func(v pickle.Value, err error) (T, error) {
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return fromPy[T](p, method, where, v)
+	}
+}
+
+// fromPyAll converts the items of a sequence result; where(i) names item i.
+func fromPyAll[T any](p *proxy, method string, where func(i int) string, vs []pickle.Value) ([]T, error) {
 	out := make([]T, len(vs))
 	for i, v := range vs {
-		x, err := result[T](p, method, func() string { return where(i) }, v)
+		x, err := fromPy[T](p, method, func() string { return where(i) }, v)
 		if err != nil {
 			return nil, err
 		}
@@ -95,13 +107,13 @@ func NewDictOf[K comparable, V any](ctx context.Context, c *Client, init map[K]V
 // keyCall calls method with key (and the values vs) as arguments, and
 // returns the converted key too, for errors.
 func (d *DictOf[K, V]) keyCall(ctx context.Context, method string, key K, vs ...V) (pickle.Value, pickle.Value, error) {
-	k, err := d.arg(method, "key", key)
+	k, err := d.toPy(method, "key", key)
 	if err != nil {
 		return nil, nil, err
 	}
 	args := pickle.Tuple{k}
 	for _, x := range vs {
-		v, err := d.arg(method, "value", x)
+		v, err := d.toPy(method, "value", x)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -118,7 +130,7 @@ func (d *DictOf[K, V]) valueCall(ctx context.Context, method string, key K, vs .
 		var zero V
 		return zero, err
 	}
-	return result[V](&d.proxy, method, keyWhere(k), v)
+	return fromPy[V](&d.proxy, method, keyWhere(k), v)
 }
 
 // Get returns d[key]; a missing key is an error matching ErrKeyNotFound.
@@ -170,10 +182,10 @@ func (d *DictOf[K, V]) PopItem(ctx context.Context) (K, V, error) {
 	if err != nil {
 		return k, v, err
 	}
-	if k, err = result[K](&d.proxy, "popitem", func() string { return "key" }, it.Key); err != nil {
+	if k, err = fromPy[K](&d.proxy, "popitem", func() string { return "key" }, it.Key); err != nil {
 		return k, v, err
 	}
-	v, err = result[V](&d.proxy, "popitem", keyWhere(it.Key), it.Value)
+	v, err = fromPy[V](&d.proxy, "popitem", keyWhere(it.Key), it.Value)
 	return k, v, err
 }
 
@@ -193,7 +205,7 @@ func (d *DictOf[K, V]) Update(ctx context.Context, m map[K]V) error {
 	if len(m) == 0 {
 		return nil
 	}
-	v, err := d.arg("update", "", m)
+	v, err := d.toPy("update", "", m)
 	if err != nil {
 		return err
 	}
@@ -221,30 +233,30 @@ func (d *DictOf[K, V]) SetDefaultAdd(ctx context.Context, key K, def, delta V) (
 	return d.valueCall(ctx, "ps_setdefault_add", key, def, delta)
 }
 
-// entry is one converted item of a dict snapshot.
-type entry[K, V any] struct {
+// dictEntry is one converted item of a dict snapshot.
+type dictEntry[K, V any] struct {
 	k K
 	v V
 }
 
 // snapshot returns the dict's items, converted, in insertion order: one
 // items() call, which the server answers atomically.
-func (d *DictOf[K, V]) snapshot(ctx context.Context) ([]entry[K, V], error) {
+func (d *DictOf[K, V]) snapshot(ctx context.Context) ([]dictEntry[K, V], error) {
 	items, err := d.Dict.Items(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]entry[K, V], len(items))
+	out := make([]dictEntry[K, V], len(items))
 	for i, it := range items {
-		k, err := result[K](&d.proxy, "items", func() string { return "key " + pickle.Repr(it.Key) }, it.Key)
+		k, err := fromPy[K](&d.proxy, "items", func() string { return "key " + pickle.Repr(it.Key) }, it.Key)
 		if err != nil {
 			return nil, err
 		}
-		v, err := result[V](&d.proxy, "items", keyWhere(it.Key), it.Value)
+		v, err := fromPy[V](&d.proxy, "items", keyWhere(it.Key), it.Value)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = entry[K, V]{k, v}
+		out[i] = dictEntry[K, V]{k, v}
 	}
 	return out, nil
 }
@@ -283,7 +295,7 @@ func (d *DictOf[K, V]) Keys(ctx context.Context) (iter.Seq[K], error) {
 	if err != nil {
 		return nil, err
 	}
-	ks, err := results[K](&d.proxy, "keys", func(i int) string { return "key " + pickle.Repr(vs[i]) }, vs)
+	ks, err := fromPyAll[K](&d.proxy, "keys", func(i int) string { return "key " + pickle.Repr(vs[i]) }, vs)
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +311,7 @@ func (d *DictOf[K, V]) Values(ctx context.Context) (iter.Seq[V], error) {
 	}
 	out := make([]V, len(items))
 	for i, it := range items {
-		if out[i], err = result[V](&d.proxy, "items", keyWhere(it.Key), it.Value); err != nil {
+		if out[i], err = fromPy[V](&d.proxy, "items", keyWhere(it.Key), it.Value); err != nil {
 			return nil, err
 		}
 	}
@@ -367,7 +379,7 @@ func indexWhere(i int) func() string {
 
 // itemCall calls method with x as its last argument.
 func (l *ListOf[T]) itemCall(ctx context.Context, method string, args pickle.Tuple, x T) (pickle.Value, error) {
-	v, err := l.arg(method, "item", x)
+	v, err := l.toPy(method, "item", x)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +393,7 @@ func (l *ListOf[T]) Get(ctx context.Context, i int) (T, error) {
 		var zero T
 		return zero, err
 	}
-	return result[T](&l.proxy, "__getitem__", indexWhere(i), v)
+	return fromPy[T](&l.proxy, "__getitem__", indexWhere(i), v)
 }
 
 // Set does l[i] = x.
@@ -399,7 +411,7 @@ func (l *ListOf[T]) Extend(ctx context.Context, xs []T) error {
 	if len(xs) == 0 {
 		return nil
 	}
-	v, err := l.arg("extend", "", xs)
+	v, err := l.toPy("extend", "", xs)
 	if err != nil {
 		return err
 	}
@@ -419,7 +431,7 @@ func (l *ListOf[T]) Pop(ctx context.Context, i int) (T, error) {
 		var zero T
 		return zero, err
 	}
-	return result[T](&l.proxy, "pop", indexWhere(i), v)
+	return fromPy[T](&l.proxy, "pop", indexWhere(i), v)
 }
 
 // Remove removes the first item equal to x (a ValueError RemoteError when
@@ -449,7 +461,7 @@ func (l *ListOf[T]) Slice(ctx context.Context, lo, hi int) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	return results[T](&l.proxy, "__getitem__", func(i int) string {
+	return fromPyAll[T](&l.proxy, "__getitem__", func(i int) string {
 		if lo >= 0 {
 			return fmt.Sprintf("index %d", lo+i)
 		}
@@ -463,7 +475,7 @@ func (l *ListOf[T]) Items(ctx context.Context) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	return results[T](&l.proxy, "__getitem__", func(i int) string { return fmt.Sprintf("index %d", i) }, vs)
+	return fromPyAll[T](&l.proxy, "__getitem__", func(i int) string { return fmt.Sprintf("index %d", i) }, vs)
 }
 
 // All returns the list's indexes and items for a range loop:
@@ -506,7 +518,7 @@ func (l *ListOf[T]) PopMany(ctx context.Context, n int, back bool) ([]T, error) 
 	if err != nil {
 		return nil, err
 	}
-	return results[T](&l.proxy, "ps_pop_many", func(i int) string { return fmt.Sprintf("item %d", i) }, vs)
+	return fromPyAll[T](&l.proxy, "ps_pop_many", func(i int) string { return fmt.Sprintf("item %d", i) }, vs)
 }
 
 // ---- QueueOf ---------------------------------------------------------------
@@ -539,7 +551,7 @@ func itemWhere() string { return "item" }
 
 // Put adds x at the back, waiting for room while the queue is full.
 func (q *QueueOf[T]) Put(ctx context.Context, x T) error {
-	v, err := q.arg("put", "item", x)
+	v, err := q.toPy("put", "item", x)
 	if err != nil {
 		return err
 	}
@@ -548,7 +560,7 @@ func (q *QueueOf[T]) Put(ctx context.Context, x T) error {
 
 // TryPut adds x if there is room, or fails with an error matching ErrFull.
 func (q *QueueOf[T]) TryPut(ctx context.Context, x T) error {
-	v, err := q.arg("put", "item", x)
+	v, err := q.toPy("put", "item", x)
 	if err != nil {
 		return err
 	}
@@ -563,7 +575,7 @@ func (q *QueueOf[T]) Get(ctx context.Context) (T, error) {
 		var zero T
 		return zero, err
 	}
-	return result[T](&q.proxy, "get", itemWhere, v)
+	return fromPy[T](&q.proxy, "get", itemWhere, v)
 }
 
 // TryGet removes and returns the front item, or fails with an error
@@ -574,14 +586,14 @@ func (q *QueueOf[T]) TryGet(ctx context.Context) (T, error) {
 		var zero T
 		return zero, err
 	}
-	return result[T](&q.proxy, "get", itemWhere, v)
+	return fromPy[T](&q.proxy, "get", itemWhere, v)
 }
 
 // PutMany adds all of xs at once, waiting until they all fit; one round
 // trip (procshare extension ps_put_many; against a CPython manager the
 // error wraps ErrUnsupported).
 func (q *QueueOf[T]) PutMany(ctx context.Context, xs []T) error {
-	v, err := q.arg("ps_put_many", "", xs)
+	v, err := q.toPy("ps_put_many", "", xs)
 	if err != nil {
 		return err
 	}
@@ -597,7 +609,7 @@ func (q *QueueOf[T]) GetMany(ctx context.Context, n int) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	return results[T](&q.proxy, "ps_get_many", func(i int) string { return fmt.Sprintf("item %d", i) }, vs)
+	return fromPyAll[T](&q.proxy, "ps_get_many", func(i int) string { return fmt.Sprintf("item %d", i) }, vs)
 }
 
 // TryGetMany removes and returns up to n items without waiting (an error
@@ -607,7 +619,7 @@ func (q *QueueOf[T]) TryGetMany(ctx context.Context, n int) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	return results[T](&q.proxy, "ps_get_many", func(i int) string { return fmt.Sprintf("item %d", i) }, vs)
+	return fromPyAll[T](&q.proxy, "ps_get_many", func(i int) string { return fmt.Sprintf("item %d", i) }, vs)
 }
 
 // All takes items from the queue for a range loop, as a consumer does:
