@@ -51,8 +51,32 @@
 // a private 0600 Unix socket with a random authkey and returns a Client of
 // it. The Client's constructors (NewDict, NewQueue, NewLock …, and the
 // generic NewValue, NewArray, Named, Attach) create shared objects and return
-// typed proxies; results are Python values, which As converts to Go types
-// through pickle.FromValue.
+// proxies, one type per typeid:
+//
+//	typeid                      proxy                  with Go types
+//	dict                        *Dict                  *DictOf[K, V]  (NewDictOf)
+//	list                        *List                  *ListOf[T]     (NewListOf)
+//	Queue                       *Queue                 *QueueOf[T]    (NewQueueOf)
+//	JoinableQueue               *JoinableQueue
+//	Value                       *Value[T]              itself
+//	Array                       *Array[T]              itself (T a Number)
+//	Namespace                   *Namespace
+//	Lock                        *Lock                  Do(ctx, f): lock, f, unlock
+//	RLock, Condition            *RLock, *Condition     Do
+//	Semaphore, BoundedSemaphore *Semaphore             Do
+//	Event                       *Event
+//	Barrier                     *Barrier
+//	any other (a named object)  *Proxy                 Call
+//
+// The results of Dict, List and Queue are Python values (pickle.Value),
+// which As converts to Go types through pickle.FromValue: they suit mixed
+// data. DictOf, ListOf and QueueOf embed the proxy and convert both ways
+// with pickle.ToValue and pickle.FromValue, and range over func iterators
+// (DictOf.All, Keys, Values; ListOf.All, Values: snapshots taken in one
+// round trip; QueueOf.All: a consumer's loop of Gets). Named and Attach
+// make either kind: Named[manager.DictOf[string, int]](ctx, c, "stats").
+// A value that does not convert is a *ConvertError naming where it is (the
+// key, the index) and both types, never a panic.
 //
 // A Client is safe for concurrent use by any number of goroutines. CPython's
 // protocol allows one request at a time per connection, so the Client keeps
@@ -74,7 +98,11 @@
 // made in chunks of Config.PollInterval and a late success is undone the same
 // way (an item goes back at the end of the queue). Remote exceptions are
 // *RemoteError values that match sentinels such as ErrEmpty, ErrFull,
-// ErrKeyNotFound and ErrBrokenBarrier with errors.Is.
+// ErrKeyNotFound and ErrBrokenBarrier with errors.Is; their message names
+// the object's typeid and the Python method ("manager: dict.__getitem__:
+// KeyError: 'plums'"). A call on an object the manager has freed (its last
+// reference given back, e.g. by a parent that closed its proxy before its
+// child was done) is a *FreedError matching ErrFreed.
 //
 // Proxies passed as arguments to a child process (package procshare)
 // reconnect there and borrow the parent's reference, as CPython's Process

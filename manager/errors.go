@@ -2,6 +2,7 @@ package manager
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 
 	"github.com/procshare/procshare/internal/wire"
@@ -36,6 +37,10 @@ var (
 	// something the protocol does not allow (a reply that is not a
 	// (kind, payload) pair, a non-str traceback, an unknown reply kind).
 	ErrProtocol = errors.New("manager: protocol error")
+
+	// ErrFreed is matched by the *FreedError of a call on an object the
+	// manager has freed.
+	ErrFreed = errors.New("manager: object freed")
 )
 
 // Remote errors: errors.Is(err, ErrX) is true when err is (or wraps) a
@@ -84,23 +89,51 @@ var remoteSentinels = map[string]error{
 // queue), Message is str(exception) and Args the exception's args.
 //
 // For ('#TRACEBACK', text) and ('#UNSERIALIZABLE', text) replies — errors of
-// the server itself, such as an unknown object id or a method that is not
-// exposed — Type is "RemoteError", Traceback is the text and Message its last
-// line.
+// the server itself, such as a method that is not exposed — Type is
+// "RemoteError", Traceback is the text and Message the line of it that names
+// the exception ("AttributeError: method 'x' of …"). A call on an object the
+// manager has freed is not a RemoteError but a *FreedError.
 //
+// The message names the object's typeid and the Python method the proxy
+// called, then the exception: "manager: dict.__getitem__: KeyError: 'plums'".
 // errors.Is(err, ErrEmpty) and the other remote sentinels match by Type.
 type RemoteError struct {
 	Type      string
 	Message   string
 	Args      pickle.Tuple
 	Traceback string
+
+	// TypeID and Method are the typeid of the shared object and the
+	// Python method called ("dict", "__getitem__") when the error answers
+	// a proxy's call; both are empty for server-level requests (create,
+	// incref), whose errors name the request instead.
+	TypeID string
+	Method string
 }
 
 func (e *RemoteError) Error() string {
-	if e.Message == "" {
-		return "manager: remote " + e.Type
+	var b strings.Builder
+	b.WriteString("manager: ")
+	if e.Method != "" {
+		b.WriteString(e.TypeID)
+		b.WriteByte('.')
+		b.WriteString(e.Method)
+		b.WriteString(": ")
 	}
-	return "manager: remote " + e.Type + ": " + e.Message
+	switch {
+	case e.Type == "RemoteError" && e.Message != "":
+		// The traceback's line names the exception itself.
+		b.WriteString(e.Message)
+	case e.Type == "RemoteError":
+		b.WriteString("server error")
+	case e.Message == "":
+		b.WriteString(e.Type)
+	default:
+		b.WriteString(e.Type)
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
 }
 
 // Is reports whether target is the sentinel of e's Python exception type.
@@ -162,3 +195,119 @@ func remoteErrorFromTraceback(text string) *RemoteError {
 	}
 	return &RemoteError{Type: "RemoteError", Message: last, Traceback: text}
 }
+
+// freedBy reports whether e is the server's answer to a request on object
+// id when the manager holds no such object: CPython's serve_client, and
+// procshare's server, raise KeyError(id) looking it up.
+func (e *RemoteError) freedBy(id string) bool {
+	return e.Type == "RemoteError" && e.Message == "KeyError: "+pickle.Repr(id)
+}
+
+// notExposedLine returns, for CPython's answer to a method that is not
+// exposed, the traceback's AttributeError line that says so. CPython looks
+// the method up among its fallbacks after the AttributeError, so the last
+// line of its traceback is a bare "KeyError: 'method'".
+func (e *RemoteError) notExposedLine(method string) (string, bool) {
+	if e.Type != "RemoteError" || e.Message != "KeyError: "+pickle.Repr(method) {
+		return "", false
+	}
+	for _, line := range strings.Split(e.Traceback, "\n") {
+		if strings.HasPrefix(line, "AttributeError: method "+pickle.Repr(method)) {
+			return strings.TrimSpace(line), true
+		}
+	}
+	return "", false
+}
+
+// FreedError is the error of a call on a shared object that the manager has
+// freed: its last reference was given back (decref) while this proxy still
+// used it. A proxy that a child process received (AttachFiles) borrows the
+// parent's reference, so this is what the child sees when the parent
+// closes its proxy before the child is done. errors.Is(err, ErrFreed)
+// matches it.
+type FreedError struct {
+	TypeID string // the object's typeid
+	ID     string // the object's id
+	Method string // the Python method called, or the server request (incref)
+}
+
+func (e *FreedError) Error() string {
+	return "manager: " + e.TypeID + "." + e.Method + ": object " + e.ID + " was freed: its last reference was dropped"
+}
+
+// Is reports whether target is ErrFreed.
+func (e *FreedError) Is(target error) bool { return target == ErrFreed }
+
+// ConvertError reports a value that does not convert between Python and Go:
+// a result that is not of the Go type asked for (As, Value.Get, the typed
+// views DictOf, ListOf and QueueOf), or a Go argument that has no Python
+// counterpart. The message says where the value is and names both types:
+//
+//	manager: dict.__getitem__: value of key 'b': cannot convert Python str to Go int
+//
+// errors.As finds pickle's *pickle.ConvertError (with the path inside the
+// value) through Unwrap. A result that does not convert is not lost: the
+// call has had its effect on the shared object (an item a QueueOf.Get
+// took is out of the queue) and Value holds what it returned.
+type ConvertError struct {
+	// TypeID and Method are the object's typeid and the Python method
+	// whose result or argument it is; empty where they are not known (As).
+	TypeID string
+	Method string
+	// Where locates the value in the result or the arguments: "key 'b'",
+	// "value of key 'b'", "index 3", "item", "value"; empty for the whole.
+	Where string
+	// Python is the Python type of the value ("str"), empty when a Go
+	// value did not convert to Python.
+	Python string
+	// Go is the Go type the value should have converted to (or from).
+	Go reflect.Type
+	// Value is the Python value that did not convert to Go (nil when a Go
+	// value did not convert to Python).
+	Value pickle.Value
+	Err   error
+}
+
+func (e *ConvertError) Error() string {
+	var b strings.Builder
+	b.WriteString("manager: ")
+	if e.Method != "" {
+		if e.TypeID != "" {
+			b.WriteString(e.TypeID)
+			b.WriteByte('.')
+		}
+		b.WriteString(e.Method)
+		b.WriteString(": ")
+	}
+	if e.Where != "" {
+		b.WriteString(e.Where)
+		b.WriteString(": ")
+	}
+	b.WriteString(strings.TrimPrefix(e.Err.Error(), "pickle: "))
+	return b.String()
+}
+
+func (e *ConvertError) Unwrap() error { return e.Err }
+
+// opError is the error of one operation of the client ("create dict",
+// "dict.__getitem__"): its message is "manager: op: " followed by err's
+// message without its own "manager: " prefix, so that wrapping never stacks
+// prefixes. errors.Is and errors.As see err.
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string {
+	return "manager: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "manager: ")
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+// closedProxyError is ErrClosed for a call on a proxy after its Close.
+type closedProxyError struct{ typeID string }
+
+func (e *closedProxyError) Error() string { return "manager: " + e.typeID + " proxy closed" }
+
+// Is reports whether target is ErrClosed.
+func (e *closedProxyError) Is(target error) bool { return target == ErrClosed }

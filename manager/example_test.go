@@ -36,7 +36,7 @@ func Example() {
 	fmt.Println(s)
 	// Output:
 	// 5 <nil>
-	// true manager: remote KeyError: 'plums'
+	// true manager: dict.__getitem__: KeyError: 'plums'
 	// {'apples': 3, 'pears': 5}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -194,7 +195,10 @@ func (p *proxy) attach(files []*os.File, meta []byte, typeids ...string) error {
 // attachToken increfs tok's object and makes p its proxy.
 func (c *Client) attachToken(ctx context.Context, p *proxy, tok Token, exposed []string) error {
 	if _, err := c.serverCall(ctx, "incref", tok.ID); err != nil {
-		return fmt.Errorf("manager: incref %s %s: %w", tok.TypeID, tok.ID, err)
+		if re, ok := err.(*RemoteError); ok && re.freedBy(tok.ID) {
+			return &FreedError{TypeID: tok.TypeID, ID: tok.ID, Method: "incref"}
+		}
+		return &opError{op: "incref " + tok.TypeID + " " + tok.ID, err: err}
 	}
 	c.adopt(p, tok, exposed)
 	return nil
@@ -232,7 +236,7 @@ func (p *proxy) usable() error {
 		return errors.New("manager: proxy not connected (zero value)")
 	}
 	if p.closed.Load() {
-		return fmt.Errorf("manager: %s proxy: %w", p.tok.TypeID, ErrClosed)
+		return &closedProxyError{typeID: p.tok.TypeID}
 	}
 	return nil
 }
@@ -278,15 +282,27 @@ func (p *proxy) block(ctx context.Context, cc *clientConn, b *blockingCall) (pic
 	return v, nil
 }
 
-// wrap adds the typeid and method to errors that do not come from the
-// object's method itself; remote exceptions and ctx errors are returned as
-// they are, so that callers can compare them.
+// wrap names the object's typeid and the method in a call's error: a
+// *RemoteError gets TypeID and Method (or becomes a *FreedError when the
+// manager no longer holds the object), other errors are wrapped. ctx errors
+// are returned as they are, so that callers can compare them.
 func (p *proxy) wrap(method string, err error) error {
-	var re *RemoteError
-	if errors.As(err, &re) || err == context.Canceled || err == context.DeadlineExceeded {
+	if err == context.Canceled || err == context.DeadlineExceeded {
 		return err
 	}
-	return fmt.Errorf("manager: %s.%s: %w", p.tok.TypeID, method, err)
+	if re, ok := err.(*RemoteError); ok {
+		if re.freedBy(p.tok.ID) {
+			return &FreedError{TypeID: p.tok.TypeID, ID: p.tok.ID, Method: method}
+		}
+		if line, ok := re.notExposedLine(method); ok {
+			re.Message = line
+		}
+		if re.Method == "" {
+			re.TypeID, re.Method = p.tok.TypeID, method
+		}
+		return re
+	}
+	return &opError{op: p.tok.TypeID + "." + method, err: err}
 }
 
 // extension returns an error wrapping ErrUnsupported when the manager does
@@ -296,7 +312,8 @@ func (p *proxy) extension(method string) error {
 		return err
 	}
 	if !p.c.ext || !slices.Contains(p.exposed, method) {
-		return fmt.Errorf("manager: %s.%s: %w (procshare extension; the manager is not procshare's)", p.tok.TypeID, method, ErrUnsupported)
+		return &opError{op: p.tok.TypeID + "." + method,
+			err: fmt.Errorf("%w (procshare extension; the manager is not procshare's)", ErrUnsupported)}
 	}
 	return nil
 }
@@ -314,7 +331,7 @@ func (c *Client) proxyFromReply(pr proxyReply) *Proxy {
 func valueOf(x any) (pickle.Value, error) {
 	v, err := pickle.ToValue(x)
 	if err != nil {
-		return nil, fmt.Errorf("manager: %w", err)
+		return nil, &ConvertError{Go: reflect.TypeOf(x), Err: err}
 	}
 	return v, nil
 }
@@ -369,7 +386,7 @@ func As[T any](v pickle.Value, err error) (T, error) {
 		v = &pickle.List{Items: items}
 	}
 	if err := pickle.FromValue(v, &out); err != nil {
-		return out, fmt.Errorf("manager: %w", err)
+		return out, &ConvertError{Python: pickle.TypeName(v), Go: reflect.TypeFor[T](), Value: v, Err: err}
 	}
 	return out, nil
 }
@@ -464,7 +481,7 @@ func (c *Client) createValues(ctx context.Context, p *proxy, typeid string, args
 	}
 	v, err := c.serverCallKw(ctx, "create", append(pickle.Tuple{typeid}, args...), kwds)
 	if err != nil {
-		return fmt.Errorf("manager: create %s: %w", typeid, err)
+		return &opError{op: "create " + typeid, err: err}
 	}
 	t, ok := v.(pickle.Tuple)
 	if !ok || len(t) != 2 {

@@ -48,7 +48,9 @@ func (v *Value[T]) AttachFiles(files []*os.File, meta []byte) error {
 }
 
 // Get returns the value.
-func (v *Value[T]) Get(ctx context.Context) (T, error) { return As[T](v.call(ctx, "get")) }
+func (v *Value[T]) Get(ctx context.Context) (T, error) {
+	return fromPyCall[T](&v.proxy, "get", nil)(v.call(ctx, "get"))
+}
 
 // Set replaces the value.
 func (v *Value[T]) Set(ctx context.Context, x T) error {
@@ -71,7 +73,7 @@ func (v *Value[T]) Add(ctx context.Context, delta T) (T, error) {
 	if err != nil {
 		return zero, err
 	}
-	return As[T](v.call(ctx, "ps_add", d))
+	return fromPyCall[T](&v.proxy, "ps_add", nil)(v.call(ctx, "ps_add", d))
 }
 
 // CompareAndSwap atomically replaces the value with new if it equals old
@@ -206,7 +208,7 @@ func (a *Array[T]) Len(ctx context.Context) (int, error) { return intOf(a.call(c
 
 // Get returns a[i].
 func (a *Array[T]) Get(ctx context.Context, i int) (T, error) {
-	return As[T](a.call(ctx, "__getitem__", int64(i)))
+	return fromPyCall[T](&a.proxy, "__getitem__", indexWhere(i))(a.call(ctx, "__getitem__", int64(i)))
 }
 
 // Set does a[i] = x.

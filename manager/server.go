@@ -293,7 +293,7 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 		obj, err := typ.create(s, &m, pickle.Tuple(x.Args), nil)
 		m.done()
 		if err != nil {
-			return nil, fmt.Errorf("manager: exposed object %q: %w", x.Name, err)
+			return nil, &opError{op: fmt.Sprintf("exposed object %q", x.Name), err: err}
 		}
 		s.named[x.Name] = s.table.add(x.Name, typ, obj, true)
 	}

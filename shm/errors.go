@@ -74,3 +74,16 @@ type RangeError struct {
 func (e *RangeError) Error() string {
 	return fmt.Sprintf("shm: index %d out of range [0:%d]", e.Index, e.Len)
 }
+
+// wrapError is an error with a message of its own that wraps err for
+// errors.Is and errors.As without repeating err's message (and its "shm: "
+// prefix): "shm: open "x": segment is empty", not "…: shm: segment too
+// small".
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+
+func (e *wrapError) Unwrap() error { return e.err }

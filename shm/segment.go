@@ -146,7 +146,7 @@ func openIn(dir, name string) (*Segment, error) {
 	size := fi.Size()
 	if size <= 0 {
 		f.Close()
-		return nil, fmt.Errorf("shm: open %q: segment is empty: %w", name, ErrTooSmall)
+		return nil, &wrapError{fmt.Sprintf("shm: open %q: segment is empty", name), ErrTooSmall}
 	}
 	if int64(int(size)) != size {
 		f.Close()
@@ -309,7 +309,7 @@ func (s *Segment) attach(files []*os.File, m segmentMeta) error {
 	}
 	if fi.Size() < int64(m.Size) {
 		f.Close()
-		return fmt.Errorf("shm: attach: file has %d bytes, want %d: %w", fi.Size(), m.Size, ErrTooSmall)
+		return &wrapError{fmt.Sprintf("shm: attach: segment too small: file has %d bytes, want %d", fi.Size(), m.Size), ErrTooSmall}
 	}
 	ns, err := mapFile(f, m.Name, m.Size)
 	if err != nil {

@@ -32,7 +32,6 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -169,9 +168,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "procshare %s: %v (procshare %s -h for help)\n", c.name, err, c.name)
 		return exitUsage
 	}
-	// An error of the package the command is named after (shm: …)
-	// already names it.
-	fmt.Fprintf(os.Stderr, "procshare %s: %s\n", c.name, strings.TrimPrefix(err.Error(), c.name+": "))
+	// One line per error, without the package prefix the command's name
+	// already implies (report).
+	report(os.Stderr, c.name, err)
 	return exitError
 }
 
