@@ -187,6 +187,9 @@ func (p *pool) readLoop(w *worker) {
 	for {
 		rep := new(chunkReply)
 		err := readMsg(w.replies, maxPoolMsg, rep)
+		if err == nil {
+			rep.Outs, err = readFrame(w.replies, maxPoolMsg)
+		}
 		if err == nil && !p.replied(w, rep) {
 			err = fmt.Errorf("reply for chunk %d out of order", rep.Chunk)
 		}
@@ -436,7 +439,7 @@ func (p *pool) newCall(n, size int, encode func(lo, hi int) (json.RawMessage, er
 			return nil, err
 		}
 		id := p.nextID.Add(1)
-		msg, err := encodeMsg(taskMsg{Chunk: id, Args: args})
+		msg, err := encodeTwo(taskMsg{Chunk: id}, args)
 		if err != nil {
 			return nil, err
 		}

@@ -14,11 +14,17 @@ import (
 // package registers. Its arguments are the task's registered name and a
 // workerPipes: the read end of a task pipe and the write end of a reply pipe,
 // inherited like any shared argument. Both pipes carry the messages of
-// spec.go (a 4-byte big-endian length and JSON):
-//   - parent → worker: a taskMsg, either a chunk of inputs (a JSON array) or
-//     the cancellation of a chunk sent before;
-//   - worker → parent: one chunkReply per chunk, in the order the chunks
-//     came, once the chunk is done (or cancelled).
+// spec.go (a 4-byte big-endian length and a body):
+//   - parent → worker: a taskMsg (JSON), either a chunk, followed by a
+//     message whose body is the chunk's inputs as a JSON array, or the
+//     cancellation of a chunk sent before;
+//   - worker → parent: one chunkReply (JSON) per chunk, in the order the
+//     chunks came, once the chunk is done (or cancelled), followed by a
+//     message whose body is the results as a JSON array.
+//
+// The arrays travel as messages of their own, not as fields of the JSON
+// headers, so that they are encoded and scanned once, not once more as
+// raw JSON inside JSON.
 //
 // A worker runs one chunk at a time; the parent keeps at most maxInFlight
 // chunks outstanding per worker, so that the next chunk waits in the pipe
@@ -36,16 +42,25 @@ const (
 // taskMsg is a message to a worker.
 type taskMsg struct {
 	Chunk  uint64          `json:"chunk"`
-	Args   json.RawMessage `json:"args,omitempty"`   // the chunk's inputs, a JSON array
 	Cancel bool            `json:"cancel,omitempty"` // cancel chunk Chunk: its running task's context, and the tasks not run yet
+	Args   json.RawMessage `json:"-"`                // the chunk's inputs, a JSON array: the next message
 }
 
 // chunkReply is a worker's answer for one chunk.
 type chunkReply struct {
 	Chunk uint64          `json:"chunk"`
-	Outs  json.RawMessage `json:"outs,omitempty"`  // one result per input (the zero value where a task failed), a JSON array
 	Fails []taskFail      `json:"fails,omitempty"` // the tasks that failed
 	Err   string          `json:"err,omitempty"`   // the chunk failed as a whole
+	Outs  json.RawMessage `json:"-"`               // one result per input (the zero value where a task failed), a JSON array: the next message
+}
+
+// encodeTwo returns the messages of a header and the payload that follows it.
+func encodeTwo(hdr any, payload []byte) ([]byte, error) {
+	msg, err := encodeMsg(hdr)
+	if err != nil {
+		return nil, err
+	}
+	return appendFrame(msg, payload), nil
 }
 
 // taskFail is one failed task of a chunk: its returned error, or its panic
@@ -108,6 +123,12 @@ func runWorker(ctx context.Context, task string, pipes *workerPipes) error {
 			if err := readMsg(pipes.tasks, maxPoolMsg, &m); err != nil {
 				return
 			}
+			if !m.Cancel {
+				var err error
+				if m.Args, err = readFrame(pipes.tasks, maxPoolMsg); err != nil {
+					return
+				}
+			}
 			mu.Lock()
 			if m.Cancel {
 				if cancel := running[m.Chunk]; cancel != nil {
@@ -129,7 +150,11 @@ func runWorker(ctx context.Context, task string, pipes *workerPipes) error {
 		delete(running, j.id)
 		mu.Unlock()
 		j.cancel()
-		if err := writeMsg(pipes.replies, &rep); err != nil {
+		msg, err := encodeTwo(&rep, rep.Outs)
+		if err == nil {
+			_, err = pipes.replies.Write(msg)
+		}
+		if err != nil {
 			return nil // the parent is gone or closed the pool
 		}
 	}
