@@ -159,10 +159,7 @@ func TestPoolMap(t *testing.T) {
 	}
 }
 
-// Both workers take part (with chunks of one task each, 200 tasks cannot
-// all land on one worker while the other has two chunks in flight... unless
-// that one was not scheduled at all; so this checks only that results carry
-// worker pids of the pool).
+// Tasks run in the workers, never in the parent.
 func TestPoolResultsComeFromWorkers(t *testing.T) {
 	t.Parallel()
 	p := newTestPool(t, bg, 2)
@@ -616,6 +613,41 @@ func TestPoolCloseKillsStubbornWorker(t *testing.T) {
 	waitPidFile(t, pf)
 	p.Close()
 	assertReaped(t, pids[0])
+}
+
+// poolParent starts a pool, reports its workers' pids and waits to be
+// killed.
+var poolParent = procshare.Register("test.poolParent", func(ctx context.Context, out *pipeWriter) error {
+	p, err := procshare.NewPool(ctx, poolJob, &procshare.PoolConfig{Workers: 2})
+	if err != nil {
+		return err
+	}
+	if _, err := p.Map(ctx, jobs(4)); err != nil { // the workers are up
+		return err
+	}
+	pids := procshare.PoolPids(p)
+	out.Printf("%d %d\n", pids[0], pids[1])
+	select {}
+})
+
+// The workers of a parent killed by SIGKILL die with it: no orphan.
+func TestPoolWorkersDieWithParent(t *testing.T) {
+	t.Parallel()
+	r, w := newPipe(t, "")
+	parent, err := procshare.Start(poolParent, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b int
+	if _, err := fmt.Sscan(readLine(t, r), &a, &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := parent.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	parent.Join(bg)
+	waitGone(t, a)
+	waitGone(t, b)
 }
 
 var stubbornTask = procshare.RegisterTask("test.stubbornTask", func(ctx context.Context, pidFile string) (struct{}, error) {
