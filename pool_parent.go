@@ -1,6 +1,7 @@
 package procshare
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -184,11 +185,12 @@ func (p *pool) writeLoop(w *worker, tasks *os.File) {
 // exited handle its death.
 func (p *pool) readLoop(w *worker) {
 	defer p.wg.Done()
+	br := bufio.NewReaderSize(w.replies, 64<<10) // a reply's two messages in one read, mostly
 	for {
 		rep := new(chunkReply)
-		err := readMsg(w.replies, maxPoolMsg, rep)
+		err := readMsg(br, maxPoolMsg, rep)
 		if err == nil {
-			rep.Outs, err = readFrame(w.replies, maxPoolMsg)
+			rep.Outs, err = readFrame(br, maxPoolMsg)
 		}
 		if err == nil && !p.replied(w, rep) {
 			err = fmt.Errorf("reply for chunk %d out of order", rep.Chunk)

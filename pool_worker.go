@@ -1,6 +1,7 @@
 package procshare
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -118,14 +119,15 @@ func runWorker(ctx context.Context, task string, pipes *workerPipes) error {
 	go func() {
 		defer close(jobs)
 		defer stop() // the task pipe ended: cancel what runs and what waits
+		tasks := bufio.NewReaderSize(pipes.tasks, 64<<10)
 		for {
 			var m taskMsg
-			if err := readMsg(pipes.tasks, maxPoolMsg, &m); err != nil {
+			if err := readMsg(tasks, maxPoolMsg, &m); err != nil {
 				return
 			}
 			if !m.Cancel {
 				var err error
-				if m.Args, err = readFrame(pipes.tasks, maxPoolMsg); err != nil {
+				if m.Args, err = readFrame(tasks, maxPoolMsg); err != nil {
 					return
 				}
 			}
