@@ -14,6 +14,7 @@
 # and the ratios:
 #   warm             a Map on a pool whose workers are up
 #   start-map-close  start the pool, Map, close it and reap the workers
+# and the CPU time of the parent and of the workers per warm Map.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -51,6 +52,8 @@ function metric(k, unit,    i) { for (i = 1; i <= NF; i++) if ($i == unit) put(k
 /^BenchmarkPoolMap\/warm-/            { put("go_warm", $3); metric("go_warm_parent", "parent-cpu-ms/op"); metric("go_warm_workers", "workers-cpu-ms/op") }
 /^BenchmarkPoolMap\/start-map-close-/ { put("go_start", $3) }
 /^py_pool_map_warm/                   { put("py_warm", $2) }
+/^py_pool_warm_parent_cpu_ms/         { put("py_warm_parent", $2) }
+/^py_pool_warm_workers_cpu_ms/        { put("py_warm_workers", $2) }
 /^py_pool_start_map_close/            { put("py_start", $2) }
 END {
 	go_warm = med("go_warm"); py_warm = med("py_warm"); go_start = med("go_start"); py_start = med("py_start")
@@ -58,5 +61,7 @@ END {
 	printf "%-36s %10s %10s %8s\n", "figure", "Go", "Python", "Py/Go"
 	printf "%-36s %7.2f ms %7.2f ms %7.2fx\n", "warm pool", go_warm / 1e6, py_warm / 1e6, py_warm / go_warm
 	printf "%-36s %7.2f ms %7.2f ms %7.2fx\n", "start, map, close (workers reaped)", go_start / 1e6, py_start / 1e6, py_start / go_start
-	printf "\nGo warm pool CPU per Map: parent %.2f ms, workers %.2f ms (from /proc, 10 ms ticks)\n", med("go_warm_parent"), med("go_warm_workers")
+	printf "\nCPU per warm Map (workers from /proc, 10 ms ticks)\n"
+	printf "%-36s %7.2f ms %7.2f ms %7.2fx\n", "parent", med("go_warm_parent"), med("py_warm_parent"), med("py_warm_parent") / med("go_warm_parent")
+	printf "%-36s %7.2f ms %7.2f ms %7.2fx\n", "two workers", med("go_warm_workers"), med("py_warm_workers"), med("py_warm_workers") / med("go_warm_workers")
 }' "$out"
