@@ -152,8 +152,8 @@ func (e *TaskError) Unwrap() error {
 // PoolConfig holds a Pool's options. A nil *PoolConfig means all defaults;
 // each field's zero value is its default.
 type PoolConfig struct {
-	// Workers is the number of worker processes. Zero: runtime.NumCPU(),
-	// as Python's os.cpu_count().
+	// Workers is the number of worker processes. Zero: runtime.NumCPU()
+	// (Python's default is os.cpu_count()).
 	Workers int
 
 	// Worker holds the workers' process options ([Config]). Its Name, if
