@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ type job struct {
 	Fail    string // return an error with this message
 	Panic   string // panic with this value
 	Exit    int    // call os.Exit with this code (when not 0)
+	Goexit  bool   // call runtime.Goexit
 	PidFile string // write the worker's pid to this file first
 	Block   bool   // then wait for the task's context, write PidFile+".cancelled", return its error
 }
@@ -58,6 +60,8 @@ var poolJob = procshare.RegisterTask("test.poolJob", func(ctx context.Context, j
 		panic(j.Panic)
 	case j.Exit != 0:
 		os.Exit(j.Exit)
+	case j.Goexit:
+		runtime.Goexit()
 	case j.Block:
 		<-ctx.Done()
 		if err := writeFileAtomic(j.PidFile+".cancelled", "yes"); err != nil {
@@ -392,6 +396,30 @@ func TestPoolWorkerKilled(t *testing.T) {
 	p.Close()
 	for _, pid := range pids { // the replacements are reaped too
 		assertReaped(t, pid)
+	}
+}
+
+// A task that calls runtime.Goexit fails; the tasks after it in its chunk
+// run, on the same worker.
+func TestPoolGoexit(t *testing.T) {
+	t.Parallel()
+	p := newTestPool(t, bg, 1)
+	in := jobs(5)
+	in[2].Goexit = true
+	i := 0
+	for o, err := range p.Imap(bg, in, procshare.WithChunkSize(5)) {
+		var te *procshare.TaskError
+		if i == 2 {
+			if !errors.As(err, &te) || te.Panic != "runtime.Goexit called" {
+				t.Errorf("task 2: %v, want runtime.Goexit called", err)
+			}
+		} else if err != nil || o.Square != i*i {
+			t.Errorf("task %d: %+v, %v", i, o, err)
+		}
+		i++
+	}
+	if i != 5 {
+		t.Fatalf("%d results", i)
 	}
 }
 
