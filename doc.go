@@ -114,6 +114,33 @@
 // package builds, but Start returns an error wrapping [errors.ErrUnsupported]:
 // a child there cannot inherit descriptors at fixed numbers.
 //
+// # Pools
+//
+// A [Pool] is Python's multiprocessing.Pool: a fixed number of worker
+// processes (children as above, daemons) that run a [Task], a function of
+// one input returning a result and an error, registered with
+// [RegisterTask]:
+//
+//	var square = procshare.RegisterTask("main.square", func(ctx context.Context, n int) (int, error) {
+//		return n * n, nil
+//	})
+//
+//	pool, err := procshare.NewPool(ctx, square, &procshare.PoolConfig{Workers: 4})
+//	...
+//	defer pool.Close()
+//	squares, err := pool.Map(ctx, []int{1, 2, 3}) // [1 4 9]
+//
+// [Pool.Map] returns the results in order and stops at the first failure,
+// as errgroup does; [Pool.Imap] and [Pool.ImapUnordered] are iterators of
+// results and per-task errors; [Pool.Go] runs one task. Inputs and results
+// travel as JSON in chunks ([WithChunkSize], Python's default size), over a
+// task pipe and a reply pipe per worker that the worker inherits as a
+// shared argument. A task's error or panic fails that task only (a
+// [*TaskError] with the worker's message); a worker that dies fails the
+// chunk it was running with its [*ExitError] and is replaced at once; a
+// cancelled context cancels the tasks' contexts in the workers, and Close
+// (or the end of NewPool's context) stops the workers and reaps them.
+//
 // # Goroutine safety
 //
 // Register is meant for package initialization but is safe to call from any

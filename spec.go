@@ -62,9 +62,13 @@ func encodeMsg(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 4, 4+len(body))
-	binary.BigEndian.PutUint32(buf, uint32(len(body)))
-	return append(buf, body...), nil
+	return appendFrame(make([]byte, 0, 4+len(body)), body), nil
+}
+
+// appendFrame appends body to buf as a message: length and body.
+func appendFrame(buf, body []byte) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(body)))
+	return append(buf, body...)
 }
 
 func writeMsg(w io.Writer, v any) error {
@@ -79,22 +83,32 @@ func writeMsg(w io.Writer, v any) error {
 // readMsg reads one message into v. It returns io.EOF if r ended before the
 // message began.
 func readMsg(r io.Reader, limit int, v any) error {
+	body, err := readFrame(r, limit)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(body, v)
+}
+
+// readFrame reads one message's body, JSON or not. It returns io.EOF if r
+// ended before the message began.
+func readFrame(r io.Reader, limit int) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return err
+		return nil, err
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
 	if uint64(n) > uint64(limit) {
-		return fmt.Errorf("message of %d bytes exceeds the limit of %d", n, limit)
+		return nil, fmt.Errorf("message of %d bytes exceeds the limit of %d", n, limit)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return err
+		return nil, err
 	}
-	return json.Unmarshal(body, v)
+	return body, nil
 }
 
 // arg is one argument prepared in the parent: either encoded JSON or a

@@ -6,7 +6,7 @@
 #   bash bench/run-all.sh            (make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for area in ipcsync shm manager-server manager; do
+for area in ipcsync shm manager-server manager pool; do
 	echo
 	echo "################ bench/$area/run.sh"
 	bash "bench/$area/run.sh"
