@@ -50,6 +50,28 @@
 // struct fields do not travel, and changes made by the child do not come
 // back.
 //
+// Shareable values (below) may also sit inside a plain argument — a struct
+// field, a slice or array element, a map value, behind pointers — and they
+// travel too: the child gets the plain data decoded and, at the same
+// places, shared values attached to the same memory or manager objects.
+//
+//	type job struct {
+//		Name  string
+//		Hits  *shm.Value[int64]
+//		Locks map[string]*manager.Lock
+//	}
+//	p, err := procshare.Start(work, job{"a", hits, locks})
+//
+// What would not arrive intact is refused by NewProcess (and Start) with an
+// [*ArgError] whose Path names the place (`argument 1: field Counter: …`),
+// never left for the child to trip over: a value of a type without exported
+// fields (a sync.Mutex, a *manager.Client: it would arrive as a zero value),
+// a channel or function, a shareable value inside an interface value (an
+// []any element: the child would not know its type) or in an unexported or
+// json:"-" field (such fields do not travel), and a value that contains
+// itself. A nil shareable pointer travels as nil; a type with its own
+// MarshalJSON or MarshalText travels as that encoding.
+//
 // Shareable values travel as inherited file descriptors plus metadata. A
 // value is shareable if it implements, structurally (no import of this
 // package needed):

@@ -168,12 +168,9 @@ func (p *Process) Start() error {
 	inherit = append(inherit, resW)
 
 	sp := spec{Func: p.fn.name, Name: p.name, PPid: os.Getpid(), Daemon: p.cfg.Daemon, Args: make([]argSpec, len(p.args))}
-	for i, a := range p.args {
-		if a.share == nil {
-			sp.Args[i] = argSpec{JSON: a.json}
-			continue
-		}
-		files, meta, err := a.share.ShareFiles()
+	// share calls s.ShareFiles and keeps the files for the child.
+	share := func(s sharer) (int, []byte, error) {
+		files, meta, err := s.ShareFiles()
 		for _, f := range files {
 			if f != nil {
 				inherit = append(inherit, f)
@@ -181,12 +178,30 @@ func (p *Process) Start() error {
 				err = errors.New("ShareFiles returned a nil *os.File")
 			}
 		}
+		return len(files), meta, err
+	}
+	for i, a := range p.args {
+		if a.share == nil {
+			as := argSpec{JSON: a.json}
+			for _, ns := range a.nested {
+				n, meta, err := share(ns.share)
+				if err != nil {
+					ctlW.Close()
+					resR.Close()
+					return fmt.Errorf("procshare: start %s: argument %d: %s: %w", p.name, i+1, pathString(ns.path), err)
+				}
+				as.Nested = append(as.Nested, nestedSpec{Path: ns.path, Files: n, Meta: meta})
+			}
+			sp.Args[i] = as
+			continue
+		}
+		n, meta, err := share(a.share)
 		if err != nil {
 			ctlW.Close()
 			resR.Close()
 			return fmt.Errorf("procshare: start %s: argument %d: %w", p.name, i+1, err)
 		}
-		sp.Args[i] = argSpec{Share: true, Files: len(files), Meta: meta}
+		sp.Args[i] = argSpec{Share: true, Files: n, Meta: meta}
 	}
 
 	msg, err := encodeMsg(&sp)

@@ -276,6 +276,9 @@ func (o *object) Close() error {
 // segment's descriptor (owned by the caller) and metadata locating the
 // object. A child receives the whole segment.
 func (o *object) ShareFiles() ([]*os.File, []byte, error) {
+	if o.seg == nil {
+		return nil, nil, errors.New("shm: share: object not attached (a zero value)")
+	}
 	files, sm, err := o.seg.ShareFiles()
 	if err != nil {
 		return nil, nil, err
