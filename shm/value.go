@@ -82,4 +82,3 @@ func (v *Value[T]) AttachFiles(files []*os.File, meta []byte) error {
 	v.object = o
 	return nil
 }
-
