@@ -108,6 +108,14 @@
 // code, as Python's Process.exitcode: -9 after [Process.Kill], -15 after
 // [Process.Terminate].
 //
+// # Waiting for what children send
+//
+// A parent that waits for a child's result on a manager Queue, an shm
+// Event or a Lock would wait forever if the child died first. Pass the
+// blocking call a context from [WithProcesses], which is cancelled as soon
+// as one of the given children fails, with the child's [*ExitError] as its
+// cause; [Process.Done] is a channel closed at any exit.
+//
 // # Daemon children
 //
 // A Process with Config.Daemon set is killed (SIGKILL) when its parent dies,

@@ -329,6 +329,43 @@ func (p *Process) Join(ctx context.Context) error {
 // For a Process that is never started, it is never closed.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// WithProcesses returns a copy of ctx that is cancelled as soon as one of
+// procs fails — exits with the error Join reports (an [*ExitError]: its
+// function returned an error or panicked, it was killed, it exited with a
+// non-zero code) — with that error as the context's cause
+// ([context.Cause]); or when ctx is done, or cancel is called. Use it as
+// the ctx of a blocking call that waits for what the children send (a
+// manager Queue's Get, an Event's Wait, a Lock), so that a child's death
+// ends the wait instead of hanging it:
+//
+//	ctx, cancel := procshare.WithProcesses(ctx, workers...)
+//	defer cancel()
+//	item, err := results.Get(ctx)
+//	if err != nil {
+//		return context.Cause(ctx) // e.g. "process Process-3 (pid 4711) killed by signal 9"
+//	}
+//
+// A child that exits successfully does not cancel it: what it sent before
+// it exited is there to be received (wait on [Process.Done] for any exit).
+// Processes that are not started never cancel it. Call cancel when done
+// with the context, to release the goroutines that watch the processes.
+// The context and cancel are safe for concurrent use.
+func WithProcesses(ctx context.Context, procs ...*Process) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	for _, p := range procs {
+		go func() {
+			select {
+			case <-p.done:
+				if p.err != nil {
+					cancel(p.err)
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, func() { cancel(context.Canceled) }
+}
+
 // ExitCode returns the child's exit code and true once it has exited, or
 // 0, false while it runs or before Start. The code is 0 on success, 1 when
 // the function returned an error, 2 when it panicked, the code the child

@@ -2,9 +2,11 @@ package manager_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/procshare/procshare"
@@ -258,5 +260,115 @@ func TestAttachRefusesOtherStandardType(t *testing.T) {
 	err = d.AttachFiles(nil, meta)
 	if err == nil || !strings.Contains(err.Error(), `cannot attach a dict proxy to a "Queue" object`) {
 		t.Fatalf("AttachFiles of a Queue's metadata to a Dict = %v", err)
+	}
+}
+
+// team holds proxies in the places users put them: fields, a slice, a map.
+type team struct {
+	Name    string
+	Stats   *manager.Dict
+	Guard   *manager.Lock
+	Inboxes []*manager.Queue
+	Counts  map[string]*manager.Value[int]
+}
+
+var teamChild = procshare.Register("manager_test.teamChild", func(ctx context.Context, tm team) error {
+	if err := tm.Guard.Lock(ctx); err != nil {
+		return err
+	}
+	defer tm.Guard.Unlock(ctx)
+	if err := tm.Stats.Set(ctx, tm.Name, len(tm.Inboxes)); err != nil {
+		return err
+	}
+	for i, q := range tm.Inboxes {
+		if err := q.Put(ctx, i); err != nil {
+			return err
+		}
+	}
+	for _, v := range tm.Counts {
+		if _, err := v.Add(ctx, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+})
+
+// TestNestedProxiesCross passes proxies inside a struct, a slice and a map
+// to a child.
+func TestNestedProxiesCross(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	c := dialTarget(t, target{name: "procshare"}, nil)
+	tm := team{
+		Name:   "blue",
+		Stats:  get[*manager.Dict](t)(c.NewDict(ctx, nil)),
+		Guard:  get[*manager.Lock](t)(c.NewLock(ctx)),
+		Counts: map[string]*manager.Value[int]{},
+	}
+	for range 2 {
+		tm.Inboxes = append(tm.Inboxes, get[*manager.Queue](t)(c.NewQueue(ctx, 0)))
+	}
+	for _, k := range []string{"a", "b"} {
+		tm.Counts[k] = get[*manager.Value[int]](t)(manager.NewValue(ctx, c, "i", 0))
+	}
+	p := get[*procshare.Process](t)(procshare.Start(teamChild, tm))
+	must(t, p.Join(ctx))
+	if n := get[int](t)(manager.As[int](tm.Stats.Get(ctx, "blue"))); n != 2 {
+		t.Errorf("stats[blue] = %d", n)
+	}
+	for i, q := range tm.Inboxes {
+		if got := get[int](t)(manager.As[int](q.TryGet(ctx))); got != i {
+			t.Errorf("inbox %d got %d", i, got)
+		}
+	}
+	for k, v := range tm.Counts {
+		if got := get[int](t)(v.Get(ctx)); got != 1 {
+			t.Errorf("counts[%s] = %d", k, got)
+		}
+	}
+}
+
+// dieBeforeReply is a worker that takes a job and dies (SIGKILL, as by the
+// OOM killer) before it puts a result.
+var dieBeforeReply = procshare.Register("manager_test.dieBeforeReply", func(ctx context.Context, jobs, results *manager.Queue) error {
+	if _, err := jobs.Get(ctx); err != nil {
+		return err
+	}
+	return syscall.Kill(os.Getpid(), syscall.SIGKILL)
+})
+
+// TestResultQueueChildDies waits on a results Queue for a child that dies
+// before it replies: with procshare.WithProcesses the Get ends, and the
+// context's cause says how the child died (against procshare's and
+// CPython's servers).
+func TestResultQueueChildDies(t *testing.T) {
+	t.Parallel()
+	py := pyenv.Latest(t)
+	for _, tg := range []target{{name: "procshare"}, {name: py.Name(), py: &py}} {
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			base := ctxT(t)
+			c := dialTarget(t, tg, nil)
+			jobs := get[*manager.Queue](t)(c.NewQueue(base, 0))
+			results := get[*manager.Queue](t)(c.NewQueue(base, 0))
+			defer jobs.Close()
+			defer results.Close()
+			p := get[*procshare.Process](t)(procshare.Start(dieBeforeReply, jobs, results))
+			must(t, jobs.Put(base, "job 1"))
+			ctx, cancel := procshare.WithProcesses(base, p)
+			defer cancel()
+			v, err := results.Get(ctx)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Get = %v, %v; want context.Canceled", v, err)
+			}
+			var ee *procshare.ExitError
+			if !errors.As(context.Cause(ctx), &ee) || ee.Code != -9 {
+				t.Fatalf("cause %v, want the child's death by SIGKILL", context.Cause(ctx))
+			}
+			// The queue is intact: nothing was taken or lost.
+			if n := get[int](t)(results.Len(base)); n != 0 {
+				t.Fatalf("results holds %d items", n)
+			}
+		})
 	}
 }
