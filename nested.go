@@ -291,7 +291,7 @@ func lostInField(v reflect.Value) string {
 // travel.
 func noFieldsError(t reflect.Type) error {
 	if t.PkgPath() == "sync" || t.PkgPath() == "sync/atomic" {
-		return fmt.Errorf("a %v works within one process only, and would arrive as a new zero value: use a process-shared lock (shm.NewLock, shm.NewSemaphore …) or a manager proxy", t)
+		return fmt.Errorf("%v works within one process only, and would arrive as a new zero value: use a process-shared lock (shm.NewLock, shm.NewSemaphore …) or a manager proxy", t)
 	}
 	return fmt.Errorf("%v has no exported fields, so it would arrive as a zero value: pass a shareable value (an shm object, a manager proxy) or plain data", t)
 }

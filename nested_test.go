@@ -196,8 +196,8 @@ func TestNestedRefused(t *testing.T) {
 	}{
 		{takesClient, &manager.Client{}, "", "manager.Client has no exported fields, so it would arrive as a zero value"},
 		{takesWith, withClient{&manager.Client{}}, "field C", "manager.Client has no exported fields"},
-		{takesMutex, &withMutex{}, "field Mu", "a sync.Mutex works within one process only"},
-		{takesSyncMu, &sync.Mutex{}, "", "a sync.Mutex works within one process only"},
+		{takesMutex, &withMutex{}, "field Mu", "sync.Mutex works within one process only"},
+		{takesSyncMu, &sync.Mutex{}, "", "sync.Mutex works within one process only"},
 		{takesChan, withChan{done: make(chan struct{})}, "field done", "the field is unexported, so the chan struct {} in it would not travel"},
 		{takesExpChan, withExportedChan{Done: make(chan int)}, "field Done", "a chan int cannot travel to a child process"},
 		{takesHidden, withHidden{counter: v}, "field counter", "the field is unexported, so the shared *shm.Value[int64] in it would not travel"},

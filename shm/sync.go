@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"unsafe"
@@ -229,6 +230,9 @@ func NewSemaphore(n int) (*Semaphore, error) { return newSemaphore(n, 0) }
 func NewBoundedSemaphore(n int) (*Semaphore, error) { return newSemaphore(n, n) }
 
 func newSemaphore(n, max int) (*Semaphore, error) {
+	if n < 0 || n > math.MaxInt32 {
+		return nil, fmt.Errorf("shm: invalid semaphore count %d", n)
+	}
 	o, mem, err := newSync(kindSemaphore)
 	if err != nil {
 		return nil, err
@@ -303,6 +307,9 @@ type Barrier struct {
 
 // NewBarrier returns a barrier for n parties (n >= 1).
 func NewBarrier(n int) (*Barrier, error) {
+	if n < 1 || n > math.MaxInt32 {
+		return nil, fmt.Errorf("shm: invalid barrier parties %d", n)
+	}
 	o, mem, err := newSync(kindBarrier)
 	if err != nil {
 		return nil, err
