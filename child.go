@@ -162,6 +162,16 @@ func childArgs(f *Func, sp *spec) ([]reflect.Value, error) {
 	}
 	in := make([]reflect.Value, len(f.params))
 	fd := fdFirstShare
+	// inherited returns the next n inherited descriptors, for argument i.
+	inherited := func(i, n int) []*os.File {
+		files := make([]*os.File, n)
+		for j := range files {
+			closeOnExec(fd)
+			files[j] = os.NewFile(uintptr(fd), fmt.Sprintf("procshare-arg%d-%d", i+1, j))
+			fd++
+		}
+		return files
+	}
 	for i, p := range f.params {
 		a := sp.Args[i]
 		if !shareable(p) {
@@ -172,32 +182,49 @@ func childArgs(f *Func, sp *spec) ([]reflect.Value, error) {
 			if err := json.Unmarshal(a.JSON, v.Interface()); err != nil {
 				return nil, fmt.Errorf("argument %d: %w", i+1, err)
 			}
+			for _, ns := range a.Nested {
+				files := inherited(i, ns.Files)
+				attach := func(t reflect.Type) (reflect.Value, error) { return attachValue(t, files, ns.Meta) }
+				if err := setPath(v.Elem(), ns.Path, attach, nil); err != nil {
+					return nil, fmt.Errorf("argument %d: %w", i+1, err)
+				}
+			}
 			in[i] = v.Elem()
 			continue
 		}
 		if !a.Share {
 			return nil, fmt.Errorf("argument %d: the parent sent no shared value for %v", i+1, p)
 		}
-		files := make([]*os.File, a.Files)
-		for j := range files {
-			closeOnExec(fd)
-			files[j] = os.NewFile(uintptr(fd), fmt.Sprintf("procshare-arg%d-%d", i+1, j))
-			fd++
-		}
-		elem := p
-		if p.Kind() == reflect.Pointer {
-			elem = p.Elem()
-		}
-		v := reflect.New(elem)
-		if err := v.Interface().(attacher).AttachFiles(files, a.Meta); err != nil {
-			return nil, fmt.Errorf("argument %d: %v.AttachFiles: %w", i+1, v.Type(), err)
-		}
-		if p.Kind() != reflect.Pointer {
-			v = v.Elem()
+		v, err := attachValue(p, inherited(i, a.Files), a.Meta)
+		if err != nil {
+			return nil, fmt.Errorf("argument %d: %w", i+1, err)
 		}
 		in[i] = v
 	}
 	return in, nil
+}
+
+// attachValue makes a value of type t (T or *T, shareable) from inherited
+// files and metadata, with AttachFiles on a new zero T.
+func attachValue(t reflect.Type, files []*os.File, meta []byte) (reflect.Value, error) {
+	if !shareable(t) {
+		for _, f := range files {
+			f.Close()
+		}
+		return reflect.Value{}, fmt.Errorf("the parent sent a shared value for %v (registrations differ?)", t)
+	}
+	elem := t
+	if t.Kind() == reflect.Pointer {
+		elem = t.Elem()
+	}
+	v := reflect.New(elem)
+	if err := v.Interface().(attacher).AttachFiles(files, meta); err != nil {
+		return reflect.Value{}, fmt.Errorf("%v.AttachFiles: %w", v.Type(), err)
+	}
+	if t.Kind() != reflect.Pointer {
+		v = v.Elem()
+	}
+	return v, nil
 }
 
 // finish reports r to the parent and returns code.

@@ -50,6 +50,28 @@
 // struct fields do not travel, and changes made by the child do not come
 // back.
 //
+// Shareable values (below) may also sit inside a plain argument — a struct
+// field, a slice or array element, a map value, behind pointers — and they
+// travel too: the child gets the plain data decoded and, at the same
+// places, shared values attached to the same memory or manager objects.
+//
+//	type job struct {
+//		Name  string
+//		Hits  *shm.Value[int64]
+//		Locks map[string]*manager.Lock
+//	}
+//	p, err := procshare.Start(work, job{"a", hits, locks})
+//
+// What would not arrive intact is refused by NewProcess (and Start) with an
+// [*ArgError] whose Path names the place (`argument 1: field Counter: …`),
+// never left for the child to trip over: a value of a type without exported
+// fields (a sync.Mutex, a *manager.Client: it would arrive as a zero value),
+// a channel or function, a shareable value inside an interface value (an
+// []any element: the child would not know its type) or in an unexported or
+// json:"-" field (such fields do not travel), and a value that contains
+// itself. A nil shareable pointer travels as nil; a type with its own
+// MarshalJSON or MarshalText travels as that encoding.
+//
 // Shareable values travel as inherited file descriptors plus metadata. A
 // value is shareable if it implements, structurally (no import of this
 // package needed):
@@ -85,6 +107,14 @@
 // os.Exit. A child killed by a signal has the negated signal number as its
 // code, as Python's Process.exitcode: -9 after [Process.Kill], -15 after
 // [Process.Terminate].
+//
+// # Waiting for what children send
+//
+// A parent that waits for a child's result on a manager Queue, an shm
+// Event or a Lock would wait forever if the child died first. Pass the
+// blocking call a context from [WithProcesses], which is cancelled as soon
+// as one of the given children fails, with the child's [*ExitError] as its
+// cause; [Process.Done] is a channel closed at any exit.
 //
 // # Daemon children
 //

@@ -22,17 +22,25 @@ var (
 )
 
 // ArgError reports arguments that do not fit the registered function's
-// parameters, or that cannot be encoded for the child. NewProcess returns it
-// before anything is started.
+// parameters, or that cannot travel to the child (see "What travels to a
+// child" in the package doc). NewProcess (and so Start) returns it before
+// anything is started.
 type ArgError struct {
 	Func  string // the registered name
 	Index int    // 1-based argument number; 0 when the count is wrong
-	Err   error  // what is wrong
+	// Path is where inside the argument the problem is, as in
+	// `field Workers: index 2: field Lock` (struct fields by Go name, slice
+	// and array indices, map keys as JSON); "" for the argument itself.
+	Path string
+	Err  error // what is wrong
 }
 
 func (e *ArgError) Error() string {
-	if e.Index == 0 {
+	switch {
+	case e.Index == 0:
 		return fmt.Sprintf("procshare: %s: %v", e.Func, e.Err)
+	case e.Path != "":
+		return fmt.Sprintf("procshare: %s: argument %d: %s: %v", e.Func, e.Index, e.Path, e.Err)
 	}
 	return fmt.Sprintf("procshare: %s: argument %d: %v", e.Func, e.Index, e.Err)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/procshare/procshare"
+	"github.com/procshare/procshare/shm"
 )
 
 // greet runs in a child. Functions are registered at package level so that
@@ -76,4 +77,32 @@ func ExampleNewProcess_argError() {
 	fmt.Println(err)
 	// Output:
 	// procshare: example.divide: argument 2: cannot use value of type string as int
+}
+
+var fragile = procshare.Register("example.fragile", func(done *shm.Event) error {
+	return errors.New("out of input") // fails before it sets done
+})
+
+// A parent waiting for a child's signal (here an Event; a manager Queue's
+// Get alike) gives up when the child fails, rather than waiting forever.
+func ExampleWithProcesses() {
+	done, _ := shm.NewEvent()
+	defer done.Close()
+	p, err := procshare.NewProcess(fragile, &procshare.Config{Name: "fragile"}, done)
+	if err == nil {
+		err = p.Start()
+	}
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := procshare.WithProcesses(context.Background(), p)
+	defer cancel()
+	if err := done.Wait(ctx); err != nil {
+		var ee *procshare.ExitError
+		if errors.As(context.Cause(ctx), &ee) {
+			fmt.Printf("gave up waiting: %s exited with code %d: %s\n", ee.Name, ee.Code, ee.Err)
+		}
+	}
+	// Output: gave up waiting: fragile exited with code 1: out of input
 }

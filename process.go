@@ -168,12 +168,9 @@ func (p *Process) Start() error {
 	inherit = append(inherit, resW)
 
 	sp := spec{Func: p.fn.name, Name: p.name, PPid: os.Getpid(), Daemon: p.cfg.Daemon, Args: make([]argSpec, len(p.args))}
-	for i, a := range p.args {
-		if a.share == nil {
-			sp.Args[i] = argSpec{JSON: a.json}
-			continue
-		}
-		files, meta, err := a.share.ShareFiles()
+	// share calls s.ShareFiles and keeps the files for the child.
+	share := func(s sharer) (int, []byte, error) {
+		files, meta, err := s.ShareFiles()
 		for _, f := range files {
 			if f != nil {
 				inherit = append(inherit, f)
@@ -181,12 +178,30 @@ func (p *Process) Start() error {
 				err = errors.New("ShareFiles returned a nil *os.File")
 			}
 		}
+		return len(files), meta, err
+	}
+	for i, a := range p.args {
+		if a.share == nil {
+			as := argSpec{JSON: a.json}
+			for _, ns := range a.nested {
+				n, meta, err := share(ns.share)
+				if err != nil {
+					ctlW.Close()
+					resR.Close()
+					return fmt.Errorf("procshare: start %s: argument %d: %s: %w", p.name, i+1, pathString(ns.path), err)
+				}
+				as.Nested = append(as.Nested, nestedSpec{Path: ns.path, Files: n, Meta: meta})
+			}
+			sp.Args[i] = as
+			continue
+		}
+		n, meta, err := share(a.share)
 		if err != nil {
 			ctlW.Close()
 			resR.Close()
 			return fmt.Errorf("procshare: start %s: argument %d: %w", p.name, i+1, err)
 		}
-		sp.Args[i] = argSpec{Share: true, Files: len(files), Meta: meta}
+		sp.Args[i] = argSpec{Share: true, Files: n, Meta: meta}
 	}
 
 	msg, err := encodeMsg(&sp)
@@ -313,6 +328,43 @@ func (p *Process) Join(ctx context.Context) error {
 // reaped (after which ExitCode reports its code and Join returns at once).
 // For a Process that is never started, it is never closed.
 func (p *Process) Done() <-chan struct{} { return p.done }
+
+// WithProcesses returns a copy of ctx that is cancelled as soon as one of
+// procs fails — exits with the error Join reports (an [*ExitError]: its
+// function returned an error or panicked, it was killed, it exited with a
+// non-zero code) — with that error as the context's cause
+// ([context.Cause]); or when ctx is done, or cancel is called. Use it as
+// the ctx of a blocking call that waits for what the children send (a
+// manager Queue's Get, an Event's Wait, a Lock), so that a child's death
+// ends the wait instead of hanging it:
+//
+//	ctx, cancel := procshare.WithProcesses(ctx, workers...)
+//	defer cancel()
+//	item, err := results.Get(ctx)
+//	if err != nil {
+//		return context.Cause(ctx) // e.g. "process Process-3 (pid 4711) killed by signal 9"
+//	}
+//
+// A child that exits successfully does not cancel it: what it sent before
+// it exited is there to be received (wait on [Process.Done] for any exit).
+// Processes that are not started never cancel it. Call cancel when done
+// with the context, to release the goroutines that watch the processes.
+// The context and cancel are safe for concurrent use.
+func WithProcesses(ctx context.Context, procs ...*Process) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	for _, p := range procs {
+		go func() {
+			select {
+			case <-p.done:
+				if p.err != nil {
+					cancel(p.err)
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, func() { cancel(context.Canceled) }
+}
 
 // ExitCode returns the child's exit code and true once it has exited, or
 // 0, false while it runs or before Start. The code is 0 on success, 1 when

@@ -68,7 +68,9 @@ var registry struct {
 //     AttachFiles([]*os.File, []byte) error (shm values, manager proxies; see
 //     "What travels to a child" in the package doc), or
 //   - a type that encoding/json can decode into (numbers, strings, bools,
-//     slices, maps, structs with exported fields, pointers to these, any).
+//     slices, maps, structs with exported fields, pointers to these, any),
+//     which may hold shareable values in its fields, elements and map
+//     values.
 //
 // fn returns nothing or an error. A returned non-nil error makes the child
 // exit with code 1 and [Process.Join] report it as an [*ExitError].

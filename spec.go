@@ -40,13 +40,16 @@ type spec struct {
 	Args   []argSpec `json:"args"`
 }
 
-// argSpec is one argument: a JSON value, or a shareable value's metadata and
-// the number of descriptors it inherits.
+// argSpec is one argument: a JSON value and the shared values nested in
+// it, or a shareable value's metadata and the number of descriptors it
+// inherits. The descriptors follow each other in argument order, and within
+// an argument in the order of Nested.
 type argSpec struct {
-	JSON  json.RawMessage `json:"json,omitempty"`
-	Share bool            `json:"share,omitempty"`
-	Files int             `json:"files,omitempty"`
-	Meta  []byte          `json:"meta,omitempty"`
+	JSON   json.RawMessage `json:"json,omitempty"`
+	Nested []nestedSpec    `json:"nested,omitempty"`
+	Share  bool            `json:"share,omitempty"`
+	Files  int             `json:"files,omitempty"`
+	Meta   []byte          `json:"meta,omitempty"`
 }
 
 // result is what the child reports before it exits.
@@ -111,11 +114,13 @@ func readFrame(r io.Reader, limit int) ([]byte, error) {
 	return body, nil
 }
 
-// arg is one argument prepared in the parent: either encoded JSON or a
-// shareable value whose files are collected when the process starts.
+// arg is one argument prepared in the parent: either encoded JSON (with the
+// shareable values nested in it) or a shareable value; their files are
+// collected when the process starts.
 type arg struct {
-	json  json.RawMessage
-	share sharer
+	json   json.RawMessage
+	nested []nestedShare
+	share  sharer
 }
 
 // prepareArgs checks args against f's parameters and encodes the plain ones.
@@ -129,7 +134,11 @@ func prepareArgs(f *Func, args []any) ([]arg, error) {
 		var err error
 		out[i], err = prepareArg(p, a)
 		if err != nil {
-			return nil, &ArgError{Func: f.name, Index: i + 1, Err: err}
+			ae := &ArgError{Func: f.name, Index: i + 1, Err: err}
+			if pe, ok := err.(*pathError); ok {
+				ae.Path, ae.Err = pe.path, pe.err
+			}
+			return nil, ae
 		}
 	}
 	return out, nil
@@ -145,15 +154,10 @@ func prepareArg(p reflect.Type, a any) (arg, error) {
 		if at.Kind() == reflect.Pointer && reflect.ValueOf(a).IsNil() {
 			return arg{}, fmt.Errorf("cannot share a nil %v", at)
 		}
-		s, ok := a.(sharer)
-		if !ok && at.Kind() != reflect.Pointer {
-			// A T whose *T has the methods: share a copy through a pointer.
-			pv := reflect.New(at)
-			pv.Elem().Set(reflect.ValueOf(a))
-			s, ok = pv.Interface().(sharer)
-		}
-		if !ok {
-			return arg{}, fmt.Errorf("%v has AttachFiles but no ShareFiles method", at)
+		// A T whose *T has the methods shares a copy through a pointer.
+		s, err := sharerOf(reflect.ValueOf(a))
+		if err != nil {
+			return arg{}, err
 		}
 		return arg{share: s}, nil
 	}
@@ -164,11 +168,15 @@ func prepareArg(p reflect.Type, a any) (arg, error) {
 	if err != nil {
 		return arg{}, err
 	}
+	nested, err := walkArg(p, v)
+	if err != nil {
+		return arg{}, err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return arg{}, err
 	}
-	return arg{json: b}, nil
+	return arg{json: b, nested: nested}, nil
 }
 
 // convertArg returns a as a value of type p: as is when assignable, or

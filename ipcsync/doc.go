@@ -2,7 +2,10 @@
 // shared memory: a robust [Mutex], a counting [Semaphore], an [Event], a
 // condition variable [Cond] and a [Barrier]. They are the locks inside procshare's shared Value and Array headers, and
 // work in any memory that several processes map (a shm segment, a memfd, a
-// MAP_SHARED file).
+// MAP_SHARED file). For one that travels to child processes as Python's
+// mp.Lock(), mp.Event() … do, package shm has them in segments of their own
+// (shm.NewLock, shm.NewSemaphore, shm.NewEvent, shm.NewCondition,
+// shm.NewBarrier), ready to pass to procshare.Start.
 //
 // # Use
 //

@@ -42,7 +42,20 @@ type Config struct {
 	// Name is the process name sent when a connection switches to object
 	// calls (CPython logs it). Empty means "GoProcess-<pid>".
 	Name string
+
+	// DialTimeout bounds the setup of each connection the client opens —
+	// connecting, the authentication handshake and, for connections that
+	// carry object calls, the first request — when ctx does not end
+	// sooner. A peer that is not a manager (a web server, a port that
+	// accepts and stays silent) then fails Dial with a *DialError naming
+	// the phase it stalled in, rather than hanging. Zero means 10s, as
+	// procshare's server allows a client for its handshake; a negative
+	// value sets no bound but ctx's.
+	DialTimeout time.Duration
 }
+
+// defaultDialTimeout is Config.DialTimeout's default.
+const defaultDialTimeout = 10 * time.Second
 
 func (cfg *Config) withDefaults() (Config, error) {
 	var c Config
@@ -63,6 +76,9 @@ func (cfg *Config) withDefaults() (Config, error) {
 	}
 	if c.Name == "" {
 		c.Name = "GoProcess-" + strconv.Itoa(os.Getpid())
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = defaultDialTimeout
 	}
 	return c, nil
 }
@@ -108,6 +124,12 @@ type Client struct {
 // Unix socket; see ParseAddress) with the given authkey. It authenticates,
 // opens the first connection and finds out whether the server is procshare's
 // (which enables the protocol extensions). A nil cfg selects the defaults.
+//
+// Dial returns when ctx ends or Config.DialTimeout (10s by default) passes,
+// whichever is first, if the peer does not complete the setup. Its errors are
+// *DialError values, which name the address and the phase that failed and
+// wrap the cause: ctx's error, a network error, or an error matching
+// ErrAuthFailed for a wrong authkey.
 func Dial(ctx context.Context, address string, authkey []byte, cfg *Config) (*Client, error) {
 	a, err := ParseAddress(address)
 	if err != nil {
@@ -314,26 +336,123 @@ func (cc *clientConn) ack(v pickle.Value) error {
 	return nil
 }
 
-// dial opens and authenticates a connection. ctx bounds the connect and the
-// handshake.
-func (c *Client) dial(ctx context.Context) (*clientConn, error) {
-	return dialManager(ctx, c.addr, c.authkey, c.cfg.MaxFrame)
+// The phases of a connection's setup, as DialError.Phase names them.
+const (
+	PhaseDial      = "dial"              // connecting
+	PhaseChallenge = wire.PhaseChallenge // reading the server's challenge (a manager sends it at once) and answering it
+	PhaseWelcome   = wire.PhaseWelcome   // waiting for the server's verdict on the answer (a wrong authkey fails here)
+	PhaseVerify    = wire.PhaseVerify    // challenging the server, which must prove it knows the authkey too
+	PhaseAccept    = "accept"            // the first request of a connection for object calls (accept_connection)
+)
+
+// DialError reports a connection to a manager that could not be set up: the
+// manager's address, the phase that failed (PhaseDial, PhaseChallenge,
+// PhaseWelcome, PhaseVerify or PhaseAccept) and the cause, which it wraps:
+// ctx's error, a network error, a *DialTimeoutError, an error matching
+// ErrAuthFailed (a wrong authkey) or a *RemoteError.
+type DialError struct {
+	Addr  Address
+	Phase string
+	Err   error
+}
+
+func (e *DialError) Error() string {
+	detail := e.Err.Error()
+	var op *net.OpError
+	if errors.As(e.Err, &op) && op.Op == "dial" && op.Err != nil {
+		detail = op.Err.Error() // the address is ours to print
+	}
+	if e.Phase == PhaseChallenge && errors.Is(e.Err, wire.ErrBadHandshake) {
+		detail += " (not a manager's challenge: is this a manager?)"
+	}
+	return fmt.Sprintf("manager: %s %s: %s: %s", e.Addr.Network, e.Addr.Addr, e.Phase, detail)
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the setup ran out of time: Config.DialTimeout,
+// ctx's deadline or a network timeout.
+func (e *DialError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(e.Err, context.DeadlineExceeded) || errors.As(e.Err, &t) && t.Timeout()
+}
+
+// DialTimeoutError is the cause of a DialError when Config.DialTimeout ran
+// out (before ctx ended).
+type DialTimeoutError struct {
+	Timeout time.Duration // the Config.DialTimeout in force
+	Phase   string        // the phase it ran out in
+}
+
+func (e *DialTimeoutError) Error() string {
+	switch e.Phase {
+	case PhaseDial:
+		return fmt.Sprintf("not connected within %v", e.Timeout)
+	case PhaseChallenge:
+		return fmt.Sprintf("no challenge within %v: a manager sends one at once; is this a manager?", e.Timeout)
+	case PhaseWelcome:
+		return fmt.Sprintf("no verdict on our answer within %v", e.Timeout)
+	case PhaseVerify:
+		return fmt.Sprintf("no answer to our challenge within %v", e.Timeout)
+	case PhaseAccept:
+		return fmt.Sprintf("no reply to accept_connection within %v (authenticated: a multiprocessing Listener that is not a manager?)", e.Timeout)
+	}
+	return fmt.Sprintf("no reply within %v", e.Timeout)
+}
+
+// Is makes a DialTimeoutError match context.DeadlineExceeded, as other
+// deadlines do.
+func (e *DialTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// dialLimit bounds ctx by timeout (none when timeout <= 0); setupError tells
+// the two bounds apart.
+func dialLimit(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, timeout)
+}
+
+// setupError makes the DialError of a setup that failed in phase with err,
+// where parent is the caller's ctx and ctx the one bounded by dialLimit: an
+// error caused by the end of ctx becomes parent's error, or a
+// DialTimeoutError if it was the timeout that ran out.
+func setupError(parent, ctx context.Context, timeout time.Duration, addr Address, phase string, err error) *DialError {
+	if perr := ctxErr(parent); perr != nil {
+		err = perr
+	} else if ctxErr(ctx) != nil {
+		err = &DialTimeoutError{Timeout: timeout, Phase: phase}
+	}
+	return &DialError{Addr: addr, Phase: phase, Err: err}
+}
+
+// callerErr returns the caller's ctx error in place of a DialError it
+// caused, as calls that dial on the way report it; other errors are
+// returned as they are.
+func callerErr(ctx context.Context, err error) error {
+	if cerr := ctxErr(ctx); cerr != nil {
+		var de *DialError
+		if errors.As(err, &de) && de.Err == cerr {
+			return cerr
+		}
+	}
+	return err
 }
 
 // dialManager opens a connection to the manager at addr and authenticates
-// with authkey. ctx bounds the connect and the handshake. The server uses it
+// with authkey. ctx and timeout (Config.DialTimeout; none if <= 0) bound
+// the connect and the handshake; errors are *DialError. The server uses it
 // too, to take references on other managers (see foreignRefs).
-func dialManager(ctx context.Context, addr Address, authkey []byte, maxFrame int64) (*clientConn, error) {
+func dialManager(parent context.Context, addr Address, authkey []byte, maxFrame int64, timeout time.Duration) (*clientConn, error) {
 	if addr.Network != "tcp" && addr.Network != "unix" {
 		return nil, fmt.Errorf("manager: unsupported network %q", addr.Network)
 	}
+	ctx, cancel := dialLimit(parent, timeout)
+	defer cancel()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, addr.Network, addr.Addr)
 	if err != nil {
-		if err := ctxErr(ctx); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("manager: dial %s: %w", addr, err)
+		return nil, setupError(parent, ctx, timeout, addr, PhaseDial, err)
 	}
 	wc := wire.NewConn(nc, &wire.Config{MaxFrame: maxFrame})
 	if dl, ok := ctx.Deadline(); ok {
@@ -343,10 +462,14 @@ func dialManager(ctx context.Context, addr Address, authkey []byte, maxFrame int
 	err = wire.ClientHandshake(wc, authkey)
 	if !stop() || err != nil {
 		nc.Close()
-		if err := ctxErr(ctx); err != nil {
-			return nil, err
+		phase := wire.HandshakePhase(err)
+		if phase == "" {
+			phase = PhaseVerify // the handshake had succeeded as ctx ended
 		}
-		return nil, fmt.Errorf("manager: handshake with %s: %w", addr, err)
+		if err == nil {
+			err = ctxErr(ctx)
+		}
+		return nil, setupError(parent, ctx, timeout, addr, phase, err)
 	}
 	nc.SetDeadline(time.Time{})
 	return &clientConn{wc: wc}, nil
@@ -355,10 +478,17 @@ func dialManager(ctx context.Context, addr Address, authkey []byte, maxFrame int
 // dialObject opens a connection for object calls (accept_connection). With
 // ps set it asks procshare's server for the connection's id, with confirm
 // for confirmed grants; a CPython server answers either with a
-// RemoteError.
-func (c *Client) dialObject(ctx context.Context, ps, confirm bool) (*clientConn, error) {
-	cc, err := c.dial(ctx)
+// RemoteError. Errors are *DialError.
+func (c *Client) dialObject(parent context.Context, ps, confirm bool) (*clientConn, error) {
+	ctx, cancel := dialLimit(parent, c.cfg.DialTimeout)
+	defer cancel()
+	// dialManager's own bound would end with ctx's: ctx is the one bound.
+	cc, err := dialManager(ctx, c.addr, c.authkey, c.cfg.MaxFrame, 0)
 	if err != nil {
+		var de *DialError
+		if errors.As(err, &de) {
+			err = setupError(parent, ctx, c.cfg.DialTimeout, c.addr, de.Phase, de.Err)
+		}
 		return nil, err
 	}
 	var kwds *pickle.Dict
@@ -379,7 +509,7 @@ func (c *Client) dialObject(ctx context.Context, ps, confirm bool) (*clientConn,
 	}
 	if err != nil {
 		cc.close()
-		return nil, err
+		return nil, setupError(parent, ctx, c.cfg.DialTimeout, c.addr, PhaseAccept, err)
 	}
 	if id, ok := v.(string); ok {
 		cc.id = id
@@ -434,15 +564,16 @@ func (c *Client) serverCall(ctx context.Context, method string, args ...pickle.V
 }
 
 func (c *Client) serverCallKw(ctx context.Context, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
-	return managerCall(ctx, c.addr, c.authkey, c.cfg.MaxFrame, method, args, kwds)
+	return managerCall(ctx, c.addr, c.authkey, c.cfg.MaxFrame, c.cfg.DialTimeout, method, args, kwds)
 }
 
 // managerCall makes one server-level request to the manager at addr on a
-// connection of its own, closed after the reply.
-func managerCall(ctx context.Context, addr Address, authkey []byte, maxFrame int64, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
-	cc, err := dialManager(ctx, addr, authkey, maxFrame)
+// connection of its own, closed after the reply. dialTimeout bounds the
+// connection's setup (see dialManager).
+func managerCall(ctx context.Context, addr Address, authkey []byte, maxFrame int64, dialTimeout time.Duration, method string, args pickle.Tuple, kwds *pickle.Dict) (pickle.Value, error) {
+	cc, err := dialManager(ctx, addr, authkey, maxFrame, dialTimeout)
 	if err != nil {
-		return nil, err
+		return nil, callerErr(ctx, err)
 	}
 	defer cc.close()
 	return cc.exchange(ctx, nil, method, args, kwds)
@@ -467,7 +598,8 @@ func (c *Client) getConn(ctx context.Context) (*clientConn, error) {
 	if cc := c.borrowPipe(); cc != nil {
 		return cc, nil
 	}
-	return c.dialObject(ctx, c.ext, c.confirm)
+	cc, err := c.dialObject(ctx, c.ext, c.confirm)
+	return cc, callerErr(ctx, err)
 }
 
 // borrowPipe takes a pipelined connection with no call in flight out of
@@ -705,7 +837,7 @@ func (c *Client) pipe(ctx context.Context) (*clientPipe, error) {
 			best.inflight.Add(1)
 			return best, nil
 		}
-		return nil, err
+		return nil, callerErr(ctx, err)
 	}
 	p := newClientPipe(cc)
 	p.inflight.Add(1)

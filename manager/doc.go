@@ -107,7 +107,9 @@
 // Proxies passed as arguments to a child process (package procshare)
 // reconnect there and borrow the parent's reference, as CPython's Process
 // arguments do: the parent keeps its proxy open until it has joined the
-// child.
+// child. Every proxy type crosses, however it was obtained: made by a New
+// method, got with Named (an --expose name, or a name a CPython
+// BaseManager registers), with Attach, or returned by a method.
 //
 // # Differences from CPython's server
 //

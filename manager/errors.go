@@ -33,6 +33,12 @@ var (
 	// again later may succeed.
 	ErrRefused = wire.ErrRefused
 
+	// ErrAuthFailed is wrapped by the *DialError of a connection whose
+	// authentication failed: the client's authkey is not the manager's
+	// (the server rejected our answer, in PhaseWelcome), or the server
+	// could not answer our challenge (PhaseVerify).
+	ErrAuthFailed = wire.ErrAuthFailed
+
 	// ErrProtocol is wrapped by the error returned when the manager sent
 	// something the protocol does not allow (a reply that is not a
 	// (kind, payload) pair, a non-str traceback, an unknown reply kind).

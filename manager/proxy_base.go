@@ -163,8 +163,16 @@ func (p *proxy) ShareFiles() ([]*os.File, []byte, error) {
 }
 
 // attach is the body of every proxy type's AttachFiles: it connects through
-// the process's shared client for that manager and increfs the object.
-// typeids lists the typeids the proxy type accepts (none: any).
+// the process's shared client for that manager (borrowing the parent's
+// reference, see ShareFiles).
+//
+// typeids lists the SyncManager typeids the proxy type is made for (none:
+// any). An object of another SyncManager typeid is refused (a Dict proxy
+// for a "Queue" object). Any other typeid is a name that a server
+// registered — an --expose name, a CPython BaseManager.register name such
+// as "get_queue" or "stats" — and the object behind it is whatever the
+// server says, so it is accepted, as Python's proxies accept it: the
+// parent, which made a proxy of this type for it, already vouched for it.
 func (p *proxy) attach(files []*os.File, meta []byte, typeids ...string) error {
 	for _, f := range files {
 		f.Close()
@@ -176,7 +184,7 @@ func (p *proxy) attach(files []*os.File, meta []byte, typeids ...string) error {
 	if err := json.Unmarshal(meta, &m); err != nil {
 		return fmt.Errorf("manager: bad proxy metadata: %w", err)
 	}
-	if len(typeids) > 0 && !slices.Contains(typeids, m.TypeID) {
+	if _, std := srvTypes[m.TypeID]; std && len(typeids) > 0 && !slices.Contains(typeids, m.TypeID) {
 		return fmt.Errorf("manager: cannot attach a %s proxy to a %q object", typeids[0], m.TypeID)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -404,7 +404,7 @@ func (f *foreignRefs) call(op foreignOp) error {
 	}
 	ctx, cancel := context.WithTimeout(f.life, foreignTimeout)
 	defer cancel()
-	_, err := managerCall(ctx, op.key.addr, f.key, 0, method, pickle.Tuple{op.key.id}, nil)
+	_, err := managerCall(ctx, op.key.addr, f.key, 0, 0, method, pickle.Tuple{op.key.id}, nil)
 	if err != nil {
 		if op.incref {
 			f.s.log.Warn("manager: cannot take a reference on another manager for a stored proxy",

@@ -77,6 +77,30 @@
 // its first 8 bytes (version 0), write the length and the zero lock, then
 // publish version 1; concurrent attachers wait for version 1.
 //
+// # Synchronisation objects
+//
+// [NewLock], [NewSemaphore], [NewBoundedSemaphore], [NewEvent],
+// [NewCondition] and [NewBarrier] are Python's multiprocessing.Lock(),
+// Semaphore(n), BoundedSemaphore(n), Event(), Condition(lock) and
+// Barrier(n): each an ipcsync primitive (whose methods it has) in an
+// anonymous segment of its own, passed to child processes like any other
+// object here. [WithLock] is Python's lock= argument: several Values and
+// Arrays made with WithLock(l) use l for Lock, TryLock, Unlock, Do and
+// Mutex, so that an update spanning them is atomic, and a child that
+// receives one of them receives l with it.
+//
+//	lock, _ := shm.NewLock()
+//	sum, _ := shm.NewValue[int64](0, shm.WithLock(lock))
+//	hist, _ := shm.NewArray[int64](10, shm.WithLock(lock))
+//	done, _ := shm.NewEvent()
+//	p, _ := procshare.Start(worker, sum, hist, done)
+//
+// Their segment holds a header like a Value's — magic "PSHM", version 1,
+// typecode 0, element size 0, kind 'L' (Lock), 'S' (Semaphore), 'E'
+// (Event), 'C' (Condition) or 'B' (Barrier), length 0 — and the primitive
+// at offset 64, in the layout of package ipcsync; a Condition's lock is a
+// Lock in a segment of its own.
+//
 // # ShareableList
 //
 // [ShareableList] reads and writes the byte format of CPython's
@@ -105,8 +129,8 @@
 //
 // # Passing to children
 //
-// Segments and every object in them implement the procshare sharing
-// contract: ShareFiles in the parent returns a duplicate of the segment's
+// Segments, every object in them and the synchronisation objects implement
+// the procshare sharing contract: ShareFiles in the parent returns a duplicate of the segment's
 // descriptor and JSON metadata (name, size, offset, kind, length);
 // AttachFiles, on a zero value in the child, maps the descriptor and
 // validates the header against the child's own type. procshare.Process

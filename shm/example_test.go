@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/procshare/procshare"
 	"github.com/procshare/procshare/shm"
 )
 
@@ -108,4 +109,46 @@ func ExampleOpen() {
 	// true
 	// shm: invalid segment name "a/b": contains '/'
 
+}
+
+// A child process reports through an Event (Python's mp.Event()) and
+// writes under a Lock shared by two Values (Python's lock=).
+var reporter = procshare.Register("shm_test.reporter", func(ctx context.Context, ready *shm.Event, sum, count *shm.Value[int64]) error {
+	err := sum.Do(ctx, func() error { // the lock sum and count share
+		sum.StoreRaw(sum.LoadRaw() + 42)
+		count.StoreRaw(count.LoadRaw() + 1)
+		return nil
+	})
+	ready.Set()
+	return err
+})
+
+func ExampleNewEvent() {
+	ctx := context.Background()
+	ready, _ := shm.NewEvent()
+	defer ready.Close()
+	lock, _ := shm.NewLock()
+	defer lock.Close()
+	sum, _ := shm.NewValue[int64](0, shm.WithLock(lock))
+	defer sum.Close()
+	count, _ := shm.NewValue[int64](0, shm.WithLock(lock))
+	defer count.Close()
+
+	p, err := procshare.Start(reporter, ready, sum, count)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := ready.Wait(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	lock.Do(ctx, func() error {
+		fmt.Println(sum.LoadRaw(), count.LoadRaw())
+		return nil
+	})
+	fmt.Println(p.Join(ctx))
+	// Output:
+	// 42 1
+	// <nil>
 }

@@ -54,10 +54,13 @@ func footprint(n, size int) int {
 	return headerSize + (n*size+7)&^7
 }
 
-// Option configures the constructors of Value, Array, Bool and BoolArray.
+// Option configures the constructors of Value and Array.
 type Option func(*options)
 
-type options struct{ code byte }
+type options struct {
+	code byte
+	lock *Lock
+}
 
 // WithTypecode selects the Python typecode recorded in the header where
 // the element type allows two: 'q' (default) or 'l' for int64, 'Q'
@@ -65,6 +68,15 @@ type options struct{ code byte }
 // code. When attaching to an existing object the header's code must equal
 // c.
 func WithTypecode(c byte) Option { return func(o *options) { o.code = c } }
+
+// WithLock makes the object use l instead of the lock in its own header,
+// as Python's Value(typecode, v, lock=l) and Array(..., lock=l) do: Lock,
+// TryLock, Unlock, Do and Mutex then act on l, so that several Values and
+// Arrays share one lock (and compound updates across them are atomic).
+// Passing the object to a child passes l with it. l must stay open while
+// the object is used; the object's Close does not close it. A nil l
+// selects the object's own lock.
+func WithLock(l *Lock) Option { return func(o *options) { o.lock = l } }
 
 // object is what every typed object has: a place in a segment, a header
 // and a lock. Its methods are promoted to Value, Array, Bool and BoolArray.
@@ -78,6 +90,9 @@ type object struct {
 	data  unsafe.Pointer
 	mu    *ipcsync.Mutex
 	xadd  byte // how Add works: the integer width, or addFloat32, addFloat64 (see addAt)
+
+	lock    *Lock // the lock of WithLock (mu is its Mutex), or nil
+	ownLock bool  // lock was attached with the object in a child: Close closes it
 }
 
 // objectMeta is what ShareFiles passes to AttachFiles.
@@ -86,6 +101,7 @@ type objectMeta struct {
 	Off  int         `json:"off"`
 	Kind string      `json:"kind"`
 	N    int         `json:"n"`
+	Lock *syncMeta   `json:"lock,omitempty"` // WithLock's lock; its descriptor follows the segment's
 }
 
 func headerWord(version, code, size, kind byte) uint64 {
@@ -148,7 +164,14 @@ func objectAt(seg *Segment, off int, info elemInfo, kind byte, n int, opts []Opt
 	if o.code == 0 {
 		code = 0 // any code the type accepts
 	}
-	return attachObject(seg, off, info, kind, n, code)
+	if o.lock != nil && o.lock.seg == nil {
+		return object{}, errors.New("shm: WithLock: lock not attached (a zero value)")
+	}
+	obj, err := attachObject(seg, off, info, kind, n, code)
+	if err == nil && o.lock != nil {
+		obj.mu, obj.lock = o.lock.Mutex, o.lock
+	}
+	return obj, err
 }
 
 // headerAt checks that a header fits at seg[off:] and returns its address.
@@ -262,20 +285,28 @@ func (o *object) Mutex() *ipcsync.Mutex { return o.mu }
 
 // Close releases the object. If the object made its own segment (NewValue,
 // NewArray ...) or attached one in a child (AttachFiles), Close closes
-// that segment; an object placed in a caller's segment (ValueAt, ArrayAt
-// ...) leaves the segment to its owner. The object must not be used after
-// Close: its memory is unmapped.
+// that segment, and the lock of WithLock that came with it to the child;
+// an object placed in a caller's segment (ValueAt, ArrayAt ...) leaves the
+// segment to its owner, and a lock given to WithLock is left to its
+// owner. The object must not be used after Close: its memory is unmapped.
 func (o *object) Close() error {
+	var err error
 	if o.owned && o.seg != nil {
-		return o.seg.Close()
+		err = o.seg.Close()
 	}
-	return nil
+	if o.ownLock {
+		err = errors.Join(err, o.lock.Close())
+	}
+	return err
 }
 
 // ShareFiles implements the procshare sharing contract: a duplicate of the
 // segment's descriptor (owned by the caller) and metadata locating the
-// object. A child receives the whole segment.
+// object, and the lock's of WithLock. A child receives the whole segment.
 func (o *object) ShareFiles() ([]*os.File, []byte, error) {
+	if o.seg == nil {
+		return nil, nil, errors.New("shm: share: object not attached (a zero value)")
+	}
 	files, sm, err := o.seg.ShareFiles()
 	if err != nil {
 		return nil, nil, err
@@ -283,6 +314,14 @@ func (o *object) ShareFiles() ([]*os.File, []byte, error) {
 	var m objectMeta
 	json.Unmarshal(sm, &m.Seg) // written by Segment.ShareFiles just above
 	m.Off, m.Kind, m.N = o.off, string(o.kind), o.n
+	if o.lock != nil {
+		lf, lm, err := o.lock.share()
+		if err != nil {
+			closeFiles(files)
+			return nil, nil, err
+		}
+		files, m.Lock = append(files, lf...), &lm
+	}
 	meta, err := json.Marshal(m)
 	if err != nil {
 		closeFiles(files)
@@ -304,16 +343,29 @@ func (o *object) attach(files []*os.File, meta []byte, info elemInfo, kind byte)
 		closeFiles(files)
 		return object{}, fmt.Errorf("shm: attach: bad metadata: %w", err)
 	}
+	var lockFiles []*os.File
+	if m.Lock != nil && len(files) > 1 {
+		files, lockFiles = files[:1], files[1:]
+	}
 	seg := new(Segment)
 	if err := seg.attach(files, m.Seg); err != nil {
+		closeFiles(lockFiles)
 		return object{}, err
 	}
 	no, err := attachObject(seg, m.Off, info, kind, m.N, 0)
 	if err != nil {
 		seg.Close()
+		closeFiles(lockFiles)
 		return object{}, err
 	}
 	no.owned = true
+	if m.Lock != nil {
+		if no.lock, err = attachLock(lockFiles, m.Lock); err != nil {
+			seg.Close()
+			return object{}, err
+		}
+		no.mu, no.ownLock = no.lock.Mutex, true
+	}
 	return no, nil
 }
 

@@ -144,11 +144,47 @@ func ServerHandshakeNotify(c *Conn, authkey []byte, proved func()) error {
 // and checks the answer. It speaks to CPython 3.8–3.13 servers (managers
 // and Listeners) and to ServerHandshake, with the same forms, limits, errors
 // and blocking behaviour as ServerHandshake.
+//
+// An error it returns names the phase that failed; [HandshakePhase] tells
+// which.
 func ClientHandshake(c *Conn, authkey []byte) error {
 	if err := answerChallenge(c, authkey); err != nil {
 		return err
 	}
-	return deliverChallenge(c, authkey, nil)
+	return inPhase(PhaseVerify, deliverChallenge(c, authkey, nil))
+}
+
+// The phases of ClientHandshake, in order, as HandshakePhase reports them.
+const (
+	// PhaseChallenge: reading the server's challenge, which a server sends
+	// as soon as it accepts a connection (a peer that is not a manager
+	// fails here: it sends nothing, or something else), and answering it.
+	PhaseChallenge = "challenge"
+	// PhaseWelcome: waiting for the server's verdict on the answer,
+	// #WELCOME# or #FAILURE# (a wrong authkey fails here).
+	PhaseWelcome = "welcome"
+	// PhaseVerify: challenging the server in turn and checking its answer.
+	PhaseVerify = "verify"
+)
+
+// HandshakePhase returns the phase of ClientHandshake (PhaseChallenge,
+// PhaseWelcome or PhaseVerify) in which err, returned by it, arose, or ""
+// if err did not come from ClientHandshake.
+func HandshakePhase(err error) string {
+	var fe *frameError
+	if errors.As(err, &fe) {
+		return fe.phase
+	}
+	return ""
+}
+
+// inPhase records in err, if it is a handshake error, the client phase it
+// arose in, and returns it.
+func inPhase(phase string, err error) error {
+	if fe, ok := err.(*frameError); ok {
+		fe.phase = phase
+	}
+	return err
 }
 
 // Refuse sends, on a freshly accepted connection and in place of the
@@ -222,21 +258,21 @@ func verifyResponse(key, msg, resp []byte) error {
 func answerChallenge(c *Conn, key []byte) error {
 	m, err := c.readHandshake("reading the challenge")
 	if err != nil {
-		return err
+		return inPhase(PhaseChallenge, err)
 	}
 	if reason, ok := bytes.CutPrefix(m, []byte(refusedPrefix)); ok {
-		return &frameError{msg: "wire: connection refused by the server: " + strconv.QuoteToGraphic(string(reason)), errs: []error{ErrRefused}}
+		return &frameError{msg: "wire: connection refused by the server: " + strconv.QuoteToGraphic(string(reason)), errs: []error{ErrRefused}, phase: PhaseChallenge}
 	}
 	if !bytes.HasPrefix(m, msgChallenge) {
-		return handshakeError("expected #CHALLENGE#, got "+quoteStart(m), nil)
+		return inPhase(PhaseChallenge, handshakeError("expected #CHALLENGE#, got "+quoteStart(m), nil))
 	}
 	m = m[len(msgChallenge):]
 	if len(m) < legacyMessageLen {
-		return handshakeError("challenge too short: "+strconv.Itoa(len(m))+" bytes", nil)
+		return inPhase(PhaseChallenge, handshakeError("challenge too short: "+strconv.Itoa(len(m))+" bytes", nil))
 	}
 	d, prefixed, _, ok := parseAuthMessage(m)
 	if !ok {
-		return handshakeError("bad challenge: "+unparsable(m), nil)
+		return inPhase(PhaseChallenge, handshakeError("bad challenge: "+unparsable(m), nil))
 	}
 	// The MAC always covers the whole message, {digest} prefix included.
 	var resp []byte
@@ -245,19 +281,19 @@ func answerChallenge(c *Conn, key []byte) error {
 	}
 	resp = append(resp, d.mac(key, m)...)
 	if err := c.WriteFrame(resp); err != nil {
-		return ioError("sending our answer", err)
+		return inPhase(PhaseChallenge, ioError("sending our answer", err))
 	}
 	v, err := c.readHandshake("reading the verdict on our answer")
 	if err != nil {
-		return err
+		return inPhase(PhaseWelcome, err)
 	}
 	switch {
 	case bytes.Equal(v, msgWelcome):
 		return nil
 	case bytes.Equal(v, msgFailure):
-		return authError("digest sent was rejected")
+		return inPhase(PhaseWelcome, authError("digest sent was rejected"))
 	}
-	return handshakeError("expected #WELCOME# or #FAILURE#, got "+quoteStart(v), nil)
+	return inPhase(PhaseWelcome, handshakeError("expected #WELCOME# or #FAILURE#, got "+quoteStart(v), nil))
 }
 
 // readHandshake reads one handshake frame (at most 256 bytes).

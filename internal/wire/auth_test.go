@@ -271,3 +271,36 @@ func TestServerHandshakeNotify(t *testing.T) {
 		t.Fatalf("wrong key: err %v, %d calls", err, calls-1)
 	}
 }
+
+// TestHandshakePhase checks that ClientHandshake's errors name the phase
+// that failed.
+func TestHandshakePhase(t *testing.T) {
+	t.Parallel()
+	peerChallenge := cat([]byte("#CHALLENGE#"), goldenResponses[1].message)
+	for _, tc := range []struct {
+		name   string
+		script []byte // what the peer sends
+		phase  string
+	}{
+		{"nothing", nil, wire.PhaseChallenge},
+		{"not a manager", []byte("HTTP/1.1 400 Bad Request\r\n\r\n"), wire.PhaseChallenge},
+		{"refusal", frame([]byte("#REFUSED# full")), wire.PhaseChallenge},
+		{"no verdict", frame(peerChallenge), wire.PhaseWelcome},
+		{"failure", frame(peerChallenge, failure), wire.PhaseWelcome},
+		{"no answer to our challenge", frame(peerChallenge, welcome), wire.PhaseVerify},
+		{"wrong answer", frame(peerChallenge, welcome, md5OfModern[:15]), wire.PhaseVerify},
+	} {
+		c := wire.NewConn(newScriptConn(tc.script), nil)
+		wire.SetRandom(c, bytes.NewReader(random40))
+		err := wire.ClientHandshake(c, goldenKey)
+		if err == nil {
+			t.Fatalf("%s: handshake succeeded", tc.name)
+		}
+		if got := wire.HandshakePhase(err); got != tc.phase {
+			t.Errorf("%s: HandshakePhase(%v) = %q, want %q", tc.name, err, got, tc.phase)
+		}
+	}
+	if got := wire.HandshakePhase(io.EOF); got != "" {
+		t.Errorf("HandshakePhase(io.EOF) = %q", got)
+	}
+}

@@ -62,8 +62,9 @@ func (e *FrameTooLargeError) Is(target error) bool { return target == ErrFrameTo
 // frameError is an error with a message of its own that matches several
 // sentinels (errors.Is).
 type frameError struct {
-	msg  string
-	errs []error
+	msg   string
+	errs  []error
+	phase string // the ClientHandshake phase it arose in (HandshakePhase), or ""
 }
 
 func (e *frameError) Error() string   { return e.msg }

@@ -7,16 +7,22 @@ against).
 
 ADDR is host:port (TCP, port 0 picks one) or a Unix socket path. The server
 also offers the named shared object 'get_queue' (one global queue.Queue),
-like `procshare serve --expose get_queue=Queue`. It prints
+like `procshare serve --expose get_queue=Queue`, and one named object of
+every other kind, registered with its stock proxy type as a Python program
+registers its own (NAMED below: 'stats' a dict, 'lock' a Lock, ...), for
+tests that hand such proxies to child processes. It prints
 "READY <address>" once listening and serves until SIGTERM/SIGINT or a
 client's 'shutdown' call.
 """
 import argparse
+import array
 import os
 import queue
+import threading
 import signal
 import sys
 from multiprocessing import current_process
+from multiprocessing import managers
 from multiprocessing.managers import SyncManager
 
 _the_queue = queue.Queue()
@@ -31,6 +37,26 @@ class ServerManager(SyncManager):
 
 
 ServerManager.register('get_queue', callable=get_queue)
+
+# name: (object, proxy type); every create of a name returns its one object.
+NAMED = {
+    'stats': ({}, managers.DictProxy),
+    'items': ([], managers.ListProxy),
+    'lock': (threading.Lock(), managers.AcquirerProxy),
+    'rlock': (threading.RLock(), managers.AcquirerProxy),
+    'sem': (threading.Semaphore(2), managers.AcquirerProxy),
+    'bsem': (threading.BoundedSemaphore(2), managers.AcquirerProxy),
+    'cond': (threading.Condition(), managers.ConditionProxy),
+    'event': (threading.Event(), managers.EventProxy),
+    'barrier': (threading.Barrier(1), managers.BarrierProxy),
+    'value': (managers.Value('i', 0), managers.ValueProxy),
+    'array': (array.array('i', [0, 0, 0]), managers.ArrayProxy),
+    'ns': (managers.Namespace(), managers.NamespaceProxy),
+    'jobs': (queue.Queue(), None),
+    'tasks': (queue.Queue(), None),
+}
+for _name, (_obj, _proxy) in NAMED.items():
+    ServerManager.register(_name, callable=(lambda o=_obj: o), proxytype=_proxy)
 
 
 def parse_address(s):
