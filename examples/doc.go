@@ -14,6 +14,9 @@
 //   - cpymanager: a Go client of a real CPython manager sharing a dict and
 //     a Lock (server.py; client.py is the twin).
 //
+// poolmap is workerpool written with a procshare.Pool, next to Python's
+// multiprocessing.Pool (poolmap.py).
+//
 // linecount_test.go counts the non-blank, non-comment lines of each
 // program and its twin, and fails when the table in the repository's
 // README.md differs; go test ./examples -update rewrites the table.

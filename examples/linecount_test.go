@@ -12,8 +12,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the line-count table in ../README.md")
 
-// twins are the programs of the README's table: each Go program and its
-// Python twin. A file both sides share (pyproducer's producer.py,
+// twins are the four programs of the README's table: each Go program and
+// its Python twin. A file both sides share (pyproducer's producer.py,
 // cpymanager's server.py) is in neither column.
 var twins = []struct {
 	program, goFile, pyFile string
@@ -22,6 +22,13 @@ var twins = []struct {
 	{"histogram in a shared-memory array (8 children)", "histogram/main.go", "histogram/histogram.py"},
 	{"consumer of a Python producer through `procshare serve`", "pyproducer/main.go", "pyproducer/consumer.py"},
 	{"client of a CPython manager (dict and Lock)", "cpymanager/main.go", "cpymanager/client.py"},
+}
+
+// variants are other ways of writing one of the four, listed after them.
+var variants = []struct {
+	program, goFile, pyFile string
+}{
+	{"variant: the worker pool as a `procshare.Pool` (Python: `mp.Pool`)", "poolmap/main.go", "poolmap/poolmap.py"},
 }
 
 // The table sits between these lines of README.md.
@@ -117,6 +124,9 @@ func table(t *testing.T) string {
 		pySum.code += p.code
 	}
 	row("all four", "", "", goSum, pySum)
+	for _, v := range variants {
+		row(v.program, link(v.goFile), link(v.pyFile), countLines(t, v.goFile), countLines(t, v.pyFile))
+	}
 	return b.String()
 }
 
