@@ -53,8 +53,10 @@ type srvConn struct {
 	running  bool       // a request is being handled
 	pendingI uint64     // a ps_interrupt that arrived before its call (its seq), 0 if none
 
-	states []srvConnState // objects holding per-connection state for this connection
-	enc    []byte         // reply encoding buffer, reused (BufferFrame copies)
+	states []srvConnState  // objects holding per-connection state for this connection
+	enc    []byte          // reply encoding buffer, reused (BufferFrame copies)
+	msg    [2]pickle.Value // the (kind, payload) tuple of the reply being encoded
+	msgV   pickle.Value    // msg as a Tuple, boxed once
 
 	// Compensations, owned by the connection's goroutine: undo holds
 	// those of replies not yet flushed; on a confirming connection,
@@ -76,6 +78,7 @@ type srvUndo struct {
 
 func newSrvConn(s *Server, nc net.Conn, addrVal pickle.Value) *srvConn {
 	c := &srvConn{s: s, nc: nc, addrVal: addrVal, peer: peerOf(nc), dead: make(chan struct{}), mem: memScope{b: &s.mem}}
+	c.msgV = pickle.Tuple(c.msg[:])
 	c.rc = &srvNetConn{Conn: nc}
 	c.wc = wire.NewConn(c.rc, &wire.Config{MaxFrame: s.cfg.MaxFrame})
 	c.call.conn = c
@@ -293,6 +296,9 @@ func (c *srvConn) idleClose(err error, idleAt time.Time) bool {
 // skip fails it returns the skip's error; after a timeout, the next
 // ReadFrame reports the frame again and the skip resumes where it was.
 func (c *srvConn) skipOversized(err error) (srvReply, bool, error) {
+	if err == nil {
+		return srvReply{}, false, nil // (before the errors.As, whose target escapes)
+	}
 	var tl *wire.FrameTooLargeError
 	if !errors.As(err, &tl) {
 		return srvReply{}, false, err

@@ -222,7 +222,11 @@ func (c *srvCall) returnReply(v pickle.Value) srvReply {
 // '#UNSERIALIZABLE' with the reason, as in CPython.
 func (c *srvCall) encode(kind string, payload pickle.Value) srvReply {
 	conn := c.conn
-	msg := pickle.Tuple{kind, payload}
+	// The (kind, payload) tuple lives in the connection, boxed once, so
+	// that a reply allocates nothing but what its payload needs.
+	conn.msg[0], conn.msg[1] = boxedKind(kind), payload
+	defer func() { conn.msg[1] = nil }()
+	msg := conn.msgV
 	buf, err := pickle.AppendMarshalLimit(conn.enc[:0], msg, 4, smallReply)
 	if err == nil {
 		conn.enc = buf[:0]
@@ -236,6 +240,7 @@ func (c *srvCall) encode(kind string, payload pickle.Value) srvReply {
 	}
 	est := pickle.SizeOf(payload) + costReply
 	if err := conn.mem.take(est); err != nil {
+		conn.msg[1] = nil
 		return c.encode(msgError, err.(*pyExc).value())
 	}
 	buf, err = pickle.AppendMarshalLimit(make([]byte, 0, est), msg, 4, int(est))
@@ -247,6 +252,24 @@ func (c *srvCall) encode(kind string, payload pickle.Value) srvReply {
 	}
 	conn.mem.give(est - int64(cap(buf)))
 	return srvReply{data: buf, kind: kind}
+}
+
+// boxedKind returns kind as a pickle.Value without an allocation for the
+// kinds of replies (constants box statically).
+func boxedKind(kind string) pickle.Value {
+	switch kind {
+	case msgReturn:
+		return msgReturn
+	case msgError:
+		return msgError
+	case msgProxy:
+		return msgProxy
+	case msgTraceback:
+		return msgTraceback
+	case msgUnserializable:
+		return msgUnserializable
+	}
+	return kind
 }
 
 // tokenValue pickles a Token whose address is already a pickle value.
