@@ -410,24 +410,105 @@ func (d *Decoder) memoTop(idx int64) error {
 
 func (d *Decoder) container() { d.containers++ }
 
-// step runs one opcode. The opcodes are handled in groups, each a method
-// that reports whether op was one of its own: data (scalars and strings),
-// containers, the memo, the stack and framing, and objects.
+// step runs one opcode: one switch, which Go compiles to a jump table,
+// with the work of each opcode (or family of opcodes that differ only in
+// the width of their argument) in a method of its own.
 func (d *Decoder) step(op byte) error {
-	if ok, err := d.stepData(op); ok {
-		return err
-	}
-	if ok, err := d.stepContainer(op); ok {
-		return err
-	}
-	if ok, err := d.stepMemo(op); ok {
-		return err
-	}
-	if ok, err := d.stepStack(op); ok {
-		return err
-	}
-	if ok, err := d.stepObject(op); ok {
-		return err
+	switch op {
+	case opNone:
+		return d.push(nil)
+	case opNewTrue:
+		return d.push(true)
+	case opNewFalse:
+		return d.push(false)
+	case opInt, opLong:
+		return d.doTextInt(op)
+	case opBinInt1, opBinInt2, opBinInt:
+		return d.doBinInt(op)
+	case opLong1, opLong4:
+		return d.doBinLong(op)
+	case opFloat:
+		return d.doFloat()
+	case opBinFloat:
+		return d.doBinFloat()
+	case opString:
+		return d.doString()
+	case opShortBinString, opBinString:
+		return d.doBinString(op)
+	case opUnicode:
+		return d.doUnicode()
+	case opShortBinUnicode, opBinUnicode, opBinUnicode8:
+		return d.doBinUnicode(op)
+	case opShortBinBytes, opBinBytes, opBinBytes8:
+		return d.doBinBytes(op)
+	case opByteArray8:
+		return d.doByteArray8()
+	case opNextBuffer, opReadonlyBuffer:
+		return fmt.Errorf("out-of-band buffers (protocol 5 %s) are not supported: no buffers were supplied: %w", opName(op), ErrUnsupported)
+	case opPersID:
+		return d.doPersID()
+	case opBinPersID:
+		return fmt.Errorf("persistent ids are not supported: %w", ErrUnsupported)
+	case opExt1, opExt2, opExt4:
+		return fmt.Errorf("the copyreg extension registry is not supported: %w", ErrUnsupported)
+	case opEmptyTuple:
+		return d.push(Tuple{})
+	case opTuple1, opTuple2, opTuple3:
+		return d.doSmallTuple(op)
+	case opTuple:
+		return d.doTuple()
+	case opEmptyList:
+		return d.doEmptyList()
+	case opList:
+		return d.doList()
+	case opEmptyDict:
+		return d.doEmptyDict()
+	case opDict:
+		return d.doDict()
+	case opEmptySet:
+		return d.doEmptySet()
+	case opFrozenSet:
+		return d.doFrozenSet()
+	case opAppend:
+		return d.doAppend()
+	case opAppends:
+		return d.doAppends()
+	case opSetItem:
+		return d.doSetItem()
+	case opSetItems:
+		return d.doSetItems()
+	case opAddItems:
+		return d.doAddItems()
+	case opMemoize, opPut, opGet, opBinPut, opBinGet, opLongBinPut, opLongBinGet:
+		return d.memoOp(op)
+	case opProto:
+		return d.doProto()
+	case opFrame:
+		return d.doFrame()
+	case opMark:
+		return d.doMark()
+	case opPop:
+		return d.doPop()
+	case opPopMark:
+		return d.doPopMark()
+	case opDup:
+		return d.doDup()
+	case opGlobal:
+		return d.doGlobal()
+	case opStackGlobal:
+		return d.doStackGlobal()
+	case opReduce:
+		return d.doReduce()
+	case opNewObj:
+		return d.doNewObj()
+	case opNewObjEx:
+		return d.doNewObjEx()
+	case opInst:
+		return d.doInst()
+	case opObj:
+		return d.doObj()
+	case opBuild:
+		return d.doBuild()
 	}
 	return malformed("unknown opcode 0x%02x", op)
 }
@@ -483,129 +564,6 @@ func (d *Decoder) lineInt(what string) (int64, error) {
 	return idx, nil
 }
 
-// stepData pushes the scalar or string op encodes.
-func (d *Decoder) stepData(op byte) (bool, error) {
-	switch op {
-	case opNone:
-		return true, d.push(nil)
-	case opNewTrue:
-		return true, d.push(true)
-	case opNewFalse:
-		return true, d.push(false)
-	case opInt, opLong:
-		line, err := d.readLine()
-		if err != nil {
-			return true, err
-		}
-		if op == opInt {
-			switch string(line) {
-			case "01":
-				return true, d.push(true)
-			case "00":
-				return true, d.push(false)
-			}
-		}
-		v, err := d.parseInt(line, op == opLong)
-		if err != nil {
-			return true, err
-		}
-		return true, d.push(v)
-	case opBinInt1, opBinInt2, opBinInt:
-		n, err := d.readUint(prefixWidth(op))
-		if err != nil {
-			return true, err
-		}
-		if op == opBinInt {
-			return true, d.push(int64(int32(n)))
-		}
-		return true, d.push(int64(n))
-	case opLong1, opLong4:
-		p, err := d.readCounted(prefixWidth(op), true, "LONG4")
-		if err != nil {
-			return true, err
-		}
-		return true, d.push(decodeLong(p))
-	case opFloat:
-		line, err := d.readLine()
-		if err != nil {
-			return true, err
-		}
-		f, err := parsePyFloat(string(line))
-		if err != nil {
-			return true, err
-		}
-		return true, d.push(f)
-	case opBinFloat:
-		p, err := d.read(8)
-		if err != nil {
-			return true, err
-		}
-		return true, d.push(math.Float64frombits(binary.BigEndian.Uint64(p)))
-	case opString:
-		line, err := d.readLine()
-		if err != nil {
-			return true, err
-		}
-		raw, err := unquoteString(line)
-		if err != nil {
-			return true, err
-		}
-		return true, d.pushPy2Str(raw)
-	case opShortBinString, opBinString:
-		p, err := d.readCounted(prefixWidth(op), true, "BINSTRING")
-		if err != nil {
-			return true, err
-		}
-		return true, d.pushPy2Str(p)
-	case opUnicode:
-		line, err := d.readLine()
-		if err != nil {
-			return true, err
-		}
-		s, err := decodeRawUnicodeEscape(line)
-		if err != nil {
-			return true, err
-		}
-		return true, d.push(s)
-	case opShortBinUnicode, opBinUnicode, opBinUnicode8:
-		p, err := d.readCounted(prefixWidth(op), false, "")
-		if err != nil {
-			return true, err
-		}
-		if op == opShortBinUnicode {
-			if s, ok := internTable[string(p)]; ok {
-				return true, d.push(s)
-			}
-		}
-		return true, d.push(string(p))
-	case opShortBinBytes, opBinBytes, opBinBytes8:
-		p, err := d.readCounted(prefixWidth(op), false, "")
-		if err != nil {
-			return true, err
-		}
-		return true, d.push(bytes.Clone(p))
-	case opByteArray8:
-		p, err := d.readCounted(8, false, "")
-		if err != nil {
-			return true, err
-		}
-		d.container()
-		return true, d.push(&ByteArray{Data: append([]byte{}, p...)})
-	case opNextBuffer, opReadonlyBuffer:
-		return true, fmt.Errorf("out-of-band buffers (protocol 5 %s) are not supported: no buffers were supplied: %w", opName(op), ErrUnsupported)
-	case opPersID:
-		if _, err := d.readLine(); err != nil {
-			return true, err
-		}
-		return true, fmt.Errorf("persistent ids are not supported: %w", ErrUnsupported)
-	case opBinPersID:
-		return true, fmt.Errorf("persistent ids are not supported: %w", ErrUnsupported)
-	case opExt1, opExt2, opExt4:
-		return true, fmt.Errorf("the copyreg extension registry is not supported: %w", ErrUnsupported)
-	}
-	return false, nil
-}
-
 // prefixWidth is the width in bytes of the integer that follows op: the
 // value of BININT*, the length of the counted strings and LONG*.
 func prefixWidth(op byte) int {
@@ -620,155 +578,306 @@ func prefixWidth(op byte) int {
 	return 4 // opBinInt, opLong4, opBinString, opBinUnicode, opBinBytes
 }
 
-// stepContainer builds and fills tuples, lists, dicts and sets.
-func (d *Decoder) stepContainer(op byte) (bool, error) {
-	switch op {
-	case opEmptyTuple:
-		return true, d.push(Tuple{})
-	case opTuple1, opTuple2, opTuple3:
-		n := int(op-opTuple1) + 1
-		if len(d.stack) < n || (len(d.marks) > 0 && len(d.stack)-n < d.marks[len(d.marks)-1]) {
-			return true, malformed("stack underflow")
-		}
-		t := make(Tuple, n)
-		copy(t, d.stack[len(d.stack)-n:])
-		clear(d.stack[len(d.stack)-n:])
-		d.stack = d.stack[:len(d.stack)-n]
-		d.container()
-		return true, d.push(t)
-	case opTuple:
-		items, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		d.container()
-		return true, d.push(Tuple(items))
-	case opEmptyList:
-		d.container()
-		return true, d.push(&List{})
-	case opList:
-		items, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		d.container()
-		return true, d.push(&List{Items: items})
-	case opEmptyDict:
-		d.container()
-		return true, d.push(&Dict{})
-	case opDict:
-		items, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		if len(items)%2 != 0 {
-			return true, malformed("DICT with an odd number of items")
-		}
-		dict := &Dict{}
-		for i := 0; i < len(items); i += 2 {
-			if err := d.setItem(dict, items[i], items[i+1]); err != nil {
-				return true, err
-			}
-		}
-		d.container()
-		return true, d.push(dict)
-	case opEmptySet:
-		d.container()
-		return true, d.push(&Set{})
-	case opFrozenSet:
-		items, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		f := &FrozenSet{}
-		for _, v := range items {
-			h, err := d.hash(v)
-			if err != nil {
-				return true, err
-			}
-			f.addHashed(v, h)
-		}
-		d.container()
-		return true, d.push(f)
-	case opAppend:
-		v, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		t, err := d.top()
-		if err != nil {
-			return true, err
-		}
-		return true, appendTo(*t, []Value{v})
-	case opAppends:
-		items, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		t, err := d.top()
-		if err != nil {
-			return true, err
-		}
-		return true, appendTo(*t, items)
-	case opSetItem:
-		v, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		k, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		t, err := d.top()
-		if err != nil {
-			return true, err
-		}
-		return true, d.setItems(*t, []Value{k, v})
-	case opSetItems:
-		items, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		if len(items)%2 != 0 {
-			return true, malformed("SETITEMS with an odd number of items")
-		}
-		t, err := d.top()
-		if err != nil {
-			return true, err
-		}
-		return true, d.setItems(*t, items)
-	case opAddItems:
-		items, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		t, err := d.top()
-		if err != nil {
-			return true, err
-		}
-		s, ok := (*t).(*Set)
-		if !ok {
-			return true, malformed("ADDITEMS to a %s", TypeName(*t))
-		}
-		for _, v := range items {
-			h, err := d.hash(v)
-			if err != nil {
-				return true, err
-			}
-			s.addHashed(v, h)
-		}
-		return true, nil
+// The opcodes' methods: doX runs opX, or the family of opcodes that differ
+// from opX only in the width of their argument (doBinInt: BININT1, BININT2,
+// BININT; doBinUnicode: SHORT_BINUNICODE, BINUNICODE, BINUNICODE8; …).
+
+func (d *Decoder) doTextInt(op byte) error {
+	line, err := d.readLine()
+	if err != nil {
+		return err
 	}
-	return false, nil
+	if op == opInt {
+		switch string(line) {
+		case "01":
+			return d.push(true)
+		case "00":
+			return d.push(false)
+		}
+	}
+	v, err := d.parseInt(line, op == opLong)
+	if err != nil {
+		return err
+	}
+	return d.push(v)
 }
 
-// stepMemo stores the top of the stack in the memo and fetches from it.
-func (d *Decoder) stepMemo(op byte) (bool, error) {
+func (d *Decoder) doBinInt(op byte) error {
+	n, err := d.readUint(prefixWidth(op))
+	if err != nil {
+		return err
+	}
+	if op == opBinInt {
+		return d.push(int64(int32(n)))
+	}
+	return d.push(int64(n))
+}
+
+func (d *Decoder) doBinLong(op byte) error {
+	p, err := d.readCounted(prefixWidth(op), true, "LONG4")
+	if err != nil {
+		return err
+	}
+	return d.push(decodeLong(p))
+}
+
+func (d *Decoder) doFloat() error {
+	line, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	f, err := parsePyFloat(string(line))
+	if err != nil {
+		return err
+	}
+	return d.push(f)
+}
+
+func (d *Decoder) doBinFloat() error {
+	p, err := d.read(8)
+	if err != nil {
+		return err
+	}
+	return d.push(math.Float64frombits(binary.BigEndian.Uint64(p)))
+}
+
+func (d *Decoder) doString() error {
+	line, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	raw, err := unquoteString(line)
+	if err != nil {
+		return err
+	}
+	return d.pushPy2Str(raw)
+}
+
+func (d *Decoder) doBinString(op byte) error {
+	p, err := d.readCounted(prefixWidth(op), true, "BINSTRING")
+	if err != nil {
+		return err
+	}
+	return d.pushPy2Str(p)
+}
+
+func (d *Decoder) doUnicode() error {
+	line, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	s, err := decodeRawUnicodeEscape(line)
+	if err != nil {
+		return err
+	}
+	return d.push(s)
+}
+
+func (d *Decoder) doBinUnicode(op byte) error {
+	p, err := d.readCounted(prefixWidth(op), false, "")
+	if err != nil {
+		return err
+	}
+	if op == opShortBinUnicode {
+		if s, ok := internTable[string(p)]; ok {
+			return d.push(s)
+		}
+	}
+	return d.push(string(p))
+}
+
+func (d *Decoder) doBinBytes(op byte) error {
+	p, err := d.readCounted(prefixWidth(op), false, "")
+	if err != nil {
+		return err
+	}
+	return d.push(bytes.Clone(p))
+}
+
+func (d *Decoder) doByteArray8() error {
+	p, err := d.readCounted(8, false, "")
+	if err != nil {
+		return err
+	}
+	d.container()
+	return d.push(&ByteArray{Data: append([]byte{}, p...)})
+}
+
+func (d *Decoder) doPersID() error {
+	if _, err := d.readLine(); err != nil {
+		return err
+	}
+	return fmt.Errorf("persistent ids are not supported: %w", ErrUnsupported)
+}
+
+func (d *Decoder) doSmallTuple(op byte) error {
+	n := int(op-opTuple1) + 1
+	if len(d.stack) < n || (len(d.marks) > 0 && len(d.stack)-n < d.marks[len(d.marks)-1]) {
+		return malformed("stack underflow")
+	}
+	t := make(Tuple, n)
+	copy(t, d.stack[len(d.stack)-n:])
+	clear(d.stack[len(d.stack)-n:])
+	d.stack = d.stack[:len(d.stack)-n]
+	d.container()
+	return d.push(t)
+}
+
+func (d *Decoder) doTuple() error {
+	items, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	d.container()
+	return d.push(Tuple(items))
+}
+
+func (d *Decoder) doEmptyList() error {
+	d.container()
+	return d.push(&List{})
+}
+
+func (d *Decoder) doList() error {
+	items, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	d.container()
+	return d.push(&List{Items: items})
+}
+
+func (d *Decoder) doEmptyDict() error {
+	d.container()
+	return d.push(&Dict{})
+}
+
+func (d *Decoder) doDict() error {
+	items, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	if len(items)%2 != 0 {
+		return malformed("DICT with an odd number of items")
+	}
+	dict := &Dict{}
+	for i := 0; i < len(items); i += 2 {
+		if err := d.setItem(dict, items[i], items[i+1]); err != nil {
+			return err
+		}
+	}
+	d.container()
+	return d.push(dict)
+}
+
+func (d *Decoder) doEmptySet() error {
+	d.container()
+	return d.push(&Set{})
+}
+
+func (d *Decoder) doFrozenSet() error {
+	items, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	f := &FrozenSet{}
+	for _, v := range items {
+		h, err := d.hash(v)
+		if err != nil {
+			return err
+		}
+		f.addHashed(v, h)
+	}
+	d.container()
+	return d.push(f)
+}
+
+func (d *Decoder) doAppend() error {
+	v, err := d.pop()
+	if err != nil {
+		return err
+	}
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	return appendTo(*t, []Value{v})
+}
+
+func (d *Decoder) doAppends() error {
+	items, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	return appendTo(*t, items)
+}
+
+func (d *Decoder) doSetItem() error {
+	v, err := d.pop()
+	if err != nil {
+		return err
+	}
+	k, err := d.pop()
+	if err != nil {
+		return err
+	}
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	return d.setItems(*t, []Value{k, v})
+}
+
+func (d *Decoder) doSetItems() error {
+	items, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	if len(items)%2 != 0 {
+		return malformed("SETITEMS with an odd number of items")
+	}
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	return d.setItems(*t, items)
+}
+
+func (d *Decoder) doAddItems() error {
+	items, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	s, ok := (*t).(*Set)
+	if !ok {
+		return malformed("ADDITEMS to a %s", TypeName(*t))
+	}
+	for _, v := range items {
+		h, err := d.hash(v)
+		if err != nil {
+			return err
+		}
+		s.addHashed(v, h)
+	}
+	return nil
+}
+
+// memoOp stores the top of the stack in the memo or fetches from it.
+// memoOp runs the memo's opcodes: PUT, BINPUT, LONG_BINPUT and MEMOIZE
+// store the top of the stack, GET, BINGET and LONG_BINGET fetch.
+func (d *Decoder) memoOp(op byte) error {
 	var idx int64
 	var err error
 	switch op {
 	case opMemoize:
-		return true, d.memoTop(int64(d.memoCount))
+		return d.memoTop(int64(d.memoCount))
 	case opPut:
 		idx, err = d.lineInt("PUT")
 	case opGet:
@@ -782,192 +891,205 @@ func (d *Decoder) stepMemo(op byte) (bool, error) {
 		n, err = d.readUint(4)
 		idx = int64(n)
 	default:
-		return false, nil
+		return malformed("unknown opcode 0x%02x", op)
 	}
 	if err != nil {
-		return true, err
+		return err
 	}
 	if op == opGet || op == opBinGet || op == opLongBinGet {
-		return true, d.memoGet(idx)
+		return d.memoGet(idx)
 	}
-	return true, d.memoTop(idx)
+	return d.memoTop(idx)
 }
 
-// stepStack runs the opcodes of the stack itself and of framing.
-func (d *Decoder) stepStack(op byte) (bool, error) {
-	switch op {
-	case opProto:
-		p, err := d.readByte()
-		if err != nil {
-			return true, err
-		}
-		if p > HighestProtocol {
-			return true, fmt.Errorf("unsupported protocol %d: %w", p, ErrUnsupported)
-		}
-		d.proto = int(p)
-		return true, nil
-	case opFrame:
-		p, err := d.read(8)
-		if err != nil {
-			return true, err
-		}
-		if n := binary.LittleEndian.Uint64(p); n > uint64(d.cfg.MaxInput) {
-			return true, fmt.Errorf("frame of %d bytes exceeds the input limit: %w", n, ErrTooLarge)
-		}
-		return true, nil
-	case opMark:
-		if len(d.marks) >= d.cfg.MaxDepth {
-			return true, fmt.Errorf("MARKs nested more than %d deep: %w", d.cfg.MaxDepth, ErrTooLarge)
-		}
-		d.marks = append(d.marks, len(d.stack))
-		return true, nil
-	case opPop:
-		if len(d.marks) > 0 && d.marks[len(d.marks)-1] == len(d.stack) {
-			// CPython pops the mark when the stack above it is empty.
-			d.marks = d.marks[:len(d.marks)-1]
-			return true, nil
-		}
-		_, err := d.pop()
-		return true, err
-	case opPopMark:
-		_, err := d.popMark()
-		return true, err
-	case opDup:
-		t, err := d.top()
-		if err != nil {
-			return true, err
-		}
-		return true, d.push(*t)
+func (d *Decoder) doProto() error {
+	p, err := d.readByte()
+	if err != nil {
+		return err
 	}
-	return false, nil
+	if p > HighestProtocol {
+		return fmt.Errorf("unsupported protocol %d: %w", p, ErrUnsupported)
+	}
+	d.proto = int(p)
+	return nil
 }
 
-// stepObject builds globals and the objects that calls, classes and
-// state describe (kept as data: nothing is called).
-func (d *Decoder) stepObject(op byte) (bool, error) {
-	switch op {
-	case opGlobal:
-		mod, err := d.readLine()
-		if err != nil {
-			return true, err
-		}
-		m := string(mod)
-		name, err := d.readLine()
-		if err != nil {
-			return true, err
-		}
-		return true, d.push(d.global(m, string(name)))
-	case opStackGlobal:
-		name, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		mod, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		ms, ok1 := mod.(string)
-		ns, ok2 := name.(string)
-		if !ok1 || !ok2 {
-			return true, malformed("STACK_GLOBAL requires str")
-		}
-		return true, d.push(d.global(ms, ns))
-	case opReduce:
-		args, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		fn, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		at, ok := args.(Tuple)
-		if !ok {
-			return true, malformed("REDUCE arguments are a %s, not a tuple", TypeName(args))
-		}
-		d.container()
-		return true, d.push(d.reduce(fn, at))
-	case opNewObj:
-		args, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		cls, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		at, ok := args.(Tuple)
-		if !ok {
-			return true, malformed("NEWOBJ arguments are a %s, not a tuple", TypeName(args))
-		}
-		d.container()
-		return true, d.push(d.newObj(cls, at, nil))
-	case opNewObjEx:
-		kw, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		args, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		cls, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		at, ok1 := args.(Tuple)
-		kd, ok2 := kw.(*Dict)
-		if !ok1 || !ok2 {
-			return true, malformed("NEWOBJ_EX needs a tuple and a dict")
-		}
-		d.container()
-		return true, d.push(d.newObj(cls, at, kd))
-	case opInst:
-		mod, err := d.readLine()
-		if err != nil {
-			return true, err
-		}
-		m := string(mod)
-		name, err := d.readLine()
-		if err != nil {
-			return true, err
-		}
-		args, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		d.container()
-		return true, d.push(d.instantiate(d.global(m, string(name)), args))
-	case opObj:
-		items, err := d.popMark()
-		if err != nil {
-			return true, err
-		}
-		if len(items) == 0 {
-			return true, malformed("OBJ without a class")
-		}
-		d.container()
-		return true, d.push(d.instantiate(items[0], items[1:]))
-	case opBuild:
-		state, err := d.pop()
-		if err != nil {
-			return true, err
-		}
-		t, err := d.top()
-		if err != nil {
-			return true, err
-		}
-		o, ok := (*t).(*Object)
-		if !ok {
-			return true, malformed("BUILD on a %s", TypeName(*t))
-		}
-		if o.HasState {
-			return true, malformed("BUILD applied twice to one object")
-		}
-		o.State, o.HasState = state, true
-		return true, nil
+func (d *Decoder) doFrame() error {
+	p, err := d.read(8)
+	if err != nil {
+		return err
 	}
-	return false, nil
+	if n := binary.LittleEndian.Uint64(p); n > uint64(d.cfg.MaxInput) {
+		return fmt.Errorf("frame of %d bytes exceeds the input limit: %w", n, ErrTooLarge)
+	}
+	return nil
+}
+
+func (d *Decoder) doMark() error {
+	if len(d.marks) >= d.cfg.MaxDepth {
+		return fmt.Errorf("MARKs nested more than %d deep: %w", d.cfg.MaxDepth, ErrTooLarge)
+	}
+	d.marks = append(d.marks, len(d.stack))
+	return nil
+}
+
+func (d *Decoder) doPop() error {
+	if len(d.marks) > 0 && d.marks[len(d.marks)-1] == len(d.stack) {
+		// CPython pops the mark when the stack above it is empty.
+		d.marks = d.marks[:len(d.marks)-1]
+		return nil
+	}
+	_, err := d.pop()
+	return err
+}
+
+func (d *Decoder) doPopMark() error {
+	_, err := d.popMark()
+	return err
+}
+
+func (d *Decoder) doDup() error {
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	return d.push(*t)
+}
+
+func (d *Decoder) doGlobal() error {
+	mod, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	m := string(mod)
+	name, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	return d.push(d.global(m, string(name)))
+}
+
+func (d *Decoder) doStackGlobal() error {
+	name, err := d.pop()
+	if err != nil {
+		return err
+	}
+	mod, err := d.pop()
+	if err != nil {
+		return err
+	}
+	ms, ok1 := mod.(string)
+	ns, ok2 := name.(string)
+	if !ok1 || !ok2 {
+		return malformed("STACK_GLOBAL requires str")
+	}
+	return d.push(d.global(ms, ns))
+}
+
+func (d *Decoder) doReduce() error {
+	args, err := d.pop()
+	if err != nil {
+		return err
+	}
+	fn, err := d.pop()
+	if err != nil {
+		return err
+	}
+	at, ok := args.(Tuple)
+	if !ok {
+		return malformed("REDUCE arguments are a %s, not a tuple", TypeName(args))
+	}
+	d.container()
+	return d.push(d.reduce(fn, at))
+}
+
+func (d *Decoder) doNewObj() error {
+	args, err := d.pop()
+	if err != nil {
+		return err
+	}
+	cls, err := d.pop()
+	if err != nil {
+		return err
+	}
+	at, ok := args.(Tuple)
+	if !ok {
+		return malformed("NEWOBJ arguments are a %s, not a tuple", TypeName(args))
+	}
+	d.container()
+	return d.push(d.newObj(cls, at, nil))
+}
+
+func (d *Decoder) doNewObjEx() error {
+	kw, err := d.pop()
+	if err != nil {
+		return err
+	}
+	args, err := d.pop()
+	if err != nil {
+		return err
+	}
+	cls, err := d.pop()
+	if err != nil {
+		return err
+	}
+	at, ok1 := args.(Tuple)
+	kd, ok2 := kw.(*Dict)
+	if !ok1 || !ok2 {
+		return malformed("NEWOBJ_EX needs a tuple and a dict")
+	}
+	d.container()
+	return d.push(d.newObj(cls, at, kd))
+}
+
+func (d *Decoder) doInst() error {
+	mod, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	m := string(mod)
+	name, err := d.readLine()
+	if err != nil {
+		return err
+	}
+	args, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	d.container()
+	return d.push(d.instantiate(d.global(m, string(name)), args))
+}
+
+func (d *Decoder) doObj() error {
+	items, err := d.popMark()
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return malformed("OBJ without a class")
+	}
+	d.container()
+	return d.push(d.instantiate(items[0], items[1:]))
+}
+
+func (d *Decoder) doBuild() error {
+	state, err := d.pop()
+	if err != nil {
+		return err
+	}
+	t, err := d.top()
+	if err != nil {
+		return err
+	}
+	o, ok := (*t).(*Object)
+	if !ok {
+		return malformed("BUILD on a %s", TypeName(*t))
+	}
+	if o.HasState {
+		return malformed("BUILD applied twice to one object")
+	}
+	o.State, o.HasState = state, true
+	return nil
 }
 
 // global returns the Global module.name, with Python 2 names mapped to
