@@ -2,6 +2,7 @@ package manager
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,52 +71,41 @@ func lockTimeout(args pickle.Tuple, kw *pickle.Dict) (block bool, deadline time.
 	return block, deadlineAfter(to), nil
 }
 
-// srvHolders records which connections hold acquisitions of a Lock or
+// srvHolders records which sessions hold acquisitions of a Lock or
 // Semaphore, for ServerConfig.ReleaseOnDisconnect. Guarded by the
 // object's mutex.
 type srvHolders struct {
-	on    bool
-	conns []*srvConn
+	on       bool
+	sessions []srvSession
 }
 
-func (h *srvHolders) add(c *srvConn) {
+func (h *srvHolders) add(c srvSession) {
 	if h.on {
-		h.conns = append(h.conns, c)
+		h.sessions = append(h.sessions, c)
 	}
 }
 
-// remove drops one acquisition: the releasing connection's own if it has
+// remove drops one acquisition: the releasing session's own if it has
 // one, else the oldest (a Lock may be released by anyone).
-func (h *srvHolders) remove(c *srvConn) {
-	if !h.on || len(h.conns) == 0 {
+func (h *srvHolders) remove(c srvSession) {
+	if !h.on || len(h.sessions) == 0 {
 		return
 	}
 	i := 0
-	for j, x := range h.conns {
+	for j, x := range h.sessions {
 		if x == c {
 			i = j
 			break
 		}
 	}
-	copy(h.conns[i:], h.conns[i+1:])
-	h.conns[len(h.conns)-1] = nil
-	h.conns = h.conns[:len(h.conns)-1]
+	h.sessions = slices.Delete(h.sessions, i, i+1)
 }
 
 // drop removes every acquisition of c and returns how many there were.
-func (h *srvHolders) drop(c *srvConn) int {
-	n := 0
-	out := h.conns[:0]
-	for _, x := range h.conns {
-		if x == c {
-			n++
-		} else {
-			out = append(out, x)
-		}
-	}
-	clear(h.conns[len(out):])
-	h.conns = out
-	return n
+func (h *srvHolders) drop(c srvSession) int {
+	n := len(h.sessions)
+	h.sessions = slices.DeleteFunc(h.sessions, func(x srvSession) bool { return x == c })
+	return n - len(h.sessions)
 }
 
 // objLock is threading.Lock.
@@ -153,17 +143,17 @@ func (o *objLock) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		}
 		o.locked = true
 		o.grants++
-		o.holders.add(c.conn)
+		o.holders.add(c.session())
 		if o.holders.on {
-			c.conn.trackState(o)
+			c.trackSession(o)
 		}
 		// Any connection may release a Lock: the compensation releases
 		// this grant only, not a later holder's.
-		grant, conn := o.grants, c.conn
+		grant, sess := o.grants, c.session()
 		c.onLost(func() {
 			o.mu.Lock()
 			if o.locked && o.grants == grant {
-				o.releaseLocked(conn)
+				o.releaseLocked(sess)
 			}
 			o.mu.Unlock()
 		})
@@ -172,35 +162,35 @@ func (o *objLock) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict)
 		if err := noArgs("lock.release", args, kw); err != nil {
 			return nil, err
 		}
-		return nil, o.release(c.conn)
+		return nil, o.release(c.session())
 	}
 	return nil, errNoMethod
 }
 
-func (o *objLock) release(conn *srvConn) error {
+func (o *objLock) release(sess srvSession) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.locked {
 		return excf(excRuntimeError, "release unlocked lock")
 	}
-	o.releaseLocked(conn)
+	o.releaseLocked(sess)
 	return nil
 }
 
 // releaseLocked unlocks (mu held, the lock locked).
-func (o *objLock) releaseLocked(conn *srvConn) {
+func (o *objLock) releaseLocked(sess srvSession) {
 	o.locked = false
-	o.holders.remove(conn)
+	o.holders.remove(sess)
 	o.q.notify(1)
 }
 
-func (o *objLock) connClosed(conn *srvConn, releaseAll bool) {
+func (o *objLock) sessionEnded(sess srvSession, releaseAll bool) {
 	if !releaseAll {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.holders.drop(conn) > 0 && o.locked {
+	if o.holders.drop(sess) > 0 && o.locked {
 		o.locked = false
 		o.q.notify(1)
 	}
@@ -216,22 +206,22 @@ func (o *objLock) getvalue() (pickle.Value, error) {
 	return nil, typeErrorf("cannot pickle '_thread.lock' object")
 }
 
-// rlockState is the state of a re-entrant lock owned by a connection;
+// rlockState is the state of a re-entrant lock owned by a session;
 // guarded by the owning object's mutex.
 type rlockState struct {
-	owner *srvConn
+	owner srvSession
 	count int
 	q     srvWaitq
 }
 
-// acquire takes the lock for conn (mu held).
+// acquire takes the lock for the call's session (mu held).
 func (r *rlockState) acquire(c *srvCall, mu *sync.Mutex, block bool, deadline time.Time, interruptible bool) (bool, error) {
-	conn := c.conn
-	if r.owner == conn {
+	sess := c.session()
+	if r.owner == sess {
 		r.count++
 		return true, nil
 	}
-	for r.owner != nil {
+	for r.owner.id != "" {
 		if !block || !beforeDeadline(deadline) {
 			return false, nil
 		}
@@ -239,31 +229,31 @@ func (r *rlockState) acquire(c *srvCall, mu *sync.Mutex, block bool, deadline ti
 			return false, c.stoppedErr()
 		}
 	}
-	r.owner, r.count = conn, 1
+	r.owner, r.count = sess, 1
 	return true, nil
 }
 
-func (r *rlockState) release(conn *srvConn) error {
-	if r.owner != conn || r.count == 0 {
+func (r *rlockState) release(sess srvSession) error {
+	if r.owner != sess || r.count == 0 {
 		return excf(excRuntimeError, "cannot release un-acquired lock")
 	}
 	r.count--
 	if r.count == 0 {
-		r.owner = nil
+		r.owner = srvSession{}
 		r.q.notify(1)
 	}
 	return nil
 }
 
-func (r *rlockState) connClosed(conn *srvConn) {
-	if r.owner == conn {
-		r.owner, r.count = nil, 0
+func (r *rlockState) sessionEnded(sess srvSession) {
+	if r.owner == sess {
+		r.owner, r.count = srvSession{}, 0
 		r.q.notify(1)
 	}
 }
 
 func (r *rlockState) repr(addr any) string {
-	if r.owner == nil {
+	if r.owner.id == "" {
 		return fmt.Sprintf("<unlocked _thread.RLock object owner=0 count=0 at %p>", addr)
 	}
 	return fmt.Sprintf("<locked _thread.RLock object owner=%s count=%d at %p>", pickle.Repr(r.owner.name), r.count, addr)
@@ -289,7 +279,7 @@ func (o *objRLock) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict
 // rlockCall runs acquire and release of a connection-owned re-entrant
 // lock r guarded by mu, for the objects that have one (RLock, Condition);
 // st is the object, told when an owning connection closes.
-func rlockCall(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict, mu *sync.Mutex, r *rlockState, st srvConnState) (pickle.Value, error) {
+func rlockCall(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict, mu *sync.Mutex, r *rlockState, st srvSessionState) (pickle.Value, error) {
 	switch m {
 	case "acquire":
 		block, deadline, err := lockTimeout(args, kw)
@@ -300,11 +290,11 @@ func rlockCall(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict, mu *syn
 		defer mu.Unlock()
 		ok, err := r.acquire(c, mu, block, deadline, true)
 		if ok {
-			c.conn.trackState(st)
-			conn := c.conn
+			c.trackSession(st)
+			sess := c.session()
 			c.onFail(func() {
 				mu.Lock()
-				r.release(conn)
+				r.release(sess)
 				mu.Unlock()
 			})
 		}
@@ -315,14 +305,14 @@ func rlockCall(c *srvCall, m string, args pickle.Tuple, kw *pickle.Dict, mu *syn
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		return nil, r.release(c.conn)
+		return nil, r.release(c.session())
 	}
 	return nil, errNoMethod
 }
 
-func (o *objRLock) connClosed(conn *srvConn, _ bool) {
+func (o *objRLock) sessionEnded(sess srvSession, _ bool) {
 	o.mu.Lock()
-	o.rlockState.connClosed(conn)
+	o.rlockState.sessionEnded(sess)
 	o.mu.Unlock()
 }
 
@@ -391,12 +381,12 @@ func (o *objSemaphore) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 			}
 		}
 		o.value--
-		o.holders.add(c.conn)
+		o.holders.add(c.session())
 		if o.holders.on {
-			c.conn.trackState(o)
+			c.trackSession(o)
 		}
-		conn := c.conn
-		c.onLost(func() { o.release(conn, 1) })
+		sess := c.session()
+		c.onLost(func() { o.release(sess, 1) })
 		return true, nil
 	case "release":
 		a := []pickle.Value{int64(1)}
@@ -410,32 +400,32 @@ func (o *objSemaphore) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 		if n < 1 {
 			return nil, valueErrorf("n must be one or more")
 		}
-		return nil, o.release(c.conn, n)
+		return nil, o.release(c.session(), n)
 	}
 	return nil, errNoMethod
 }
 
-func (o *objSemaphore) release(conn *srvConn, n int64) error {
+func (o *objSemaphore) release(sess srvSession, n int64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.bounded && o.value+n > o.initial {
 		return valueErrorf("Semaphore released too many times")
 	}
 	o.value += n
-	for i := 0; int64(i) < n && i < len(o.holders.conns); i++ {
-		o.holders.remove(conn)
+	for i := 0; int64(i) < n && i < len(o.holders.sessions); i++ {
+		o.holders.remove(sess)
 	}
 	o.q.notify(int(min(n, int64(o.q.len()))))
 	return nil
 }
 
-func (o *objSemaphore) connClosed(conn *srvConn, releaseAll bool) {
+func (o *objSemaphore) sessionEnded(sess srvSession, releaseAll bool) {
 	if !releaseAll {
 		return
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if n := o.holders.drop(conn); n > 0 {
+	if n := o.holders.drop(sess); n > 0 {
 		o.value += int64(n)
 		if o.bounded && o.value > o.initial {
 			o.value = o.initial
@@ -464,22 +454,22 @@ type condLock interface {
 	srvObj
 	mutex() *sync.Mutex
 	// The following need mutex() held.
-	owned(conn *srvConn) bool
-	releaseSave(conn *srvConn) int
+	owned(sess srvSession) bool
+	releaseSave(sess srvSession) int
 	acquireRestore(c *srvCall, saved int) error
 	lockRepr() string
 }
 
-func (o *objRLock) mutex() *sync.Mutex           { return &o.mu }
-func (o *objRLock) owned(conn *srvConn) bool     { return o.owner == conn }
-func (o *objRLock) lockRepr() string             { return o.rlockState.repr(o) }
-func (o *objLock) mutex() *sync.Mutex            { return &o.mu }
-func (o *objLock) owned(conn *srvConn) bool      { return o.locked } // Python: locked by anyone
-func (o *objLock) releaseSave(conn *srvConn) int { o.releaseLocked(conn); return 0 }
+func (o *objRLock) mutex() *sync.Mutex             { return &o.mu }
+func (o *objRLock) owned(sess srvSession) bool     { return o.owner == sess }
+func (o *objRLock) lockRepr() string               { return o.rlockState.repr(o) }
+func (o *objLock) mutex() *sync.Mutex              { return &o.mu }
+func (o *objLock) owned(sess srvSession) bool      { return o.locked } // Python: locked by anyone
+func (o *objLock) releaseSave(sess srvSession) int { o.releaseLocked(sess); return 0 }
 
-func (o *objRLock) releaseSave(conn *srvConn) int {
+func (o *objRLock) releaseSave(sess srvSession) int {
 	saved := o.count
-	o.owner, o.count = nil, 0
+	o.owner, o.count = srvSession{}, 0
 	o.q.notify(1)
 	return saved
 }
@@ -502,9 +492,9 @@ func (o *objLock) acquireRestore(c *srvCall, _ int) error {
 	}
 	o.locked = true
 	o.grants++
-	o.holders.add(c.conn)
+	o.holders.add(c.session())
 	if o.holders.on {
-		c.conn.trackState(o)
+		c.trackSession(o)
 	}
 	return nil
 }
@@ -562,10 +552,10 @@ func (o *objCondition) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 		mu := o.lock.mutex()
 		mu.Lock()
 		defer mu.Unlock()
-		if !o.lock.owned(c.conn) {
+		if !o.lock.owned(c.session()) {
 			return nil, excf(excRuntimeError, "cannot wait on un-acquired lock")
 		}
-		saved := o.lock.releaseSave(c.conn)
+		saved := o.lock.releaseSave(c.session())
 		got := false
 		var stopErr error
 		if to.none || to.seconds > 0 {
@@ -603,7 +593,7 @@ func (o *objCondition) call(c *srvCall, m string, args pickle.Tuple, kw *pickle.
 		mu := o.lock.mutex()
 		mu.Lock()
 		defer mu.Unlock()
-		if !o.lock.owned(c.conn) {
+		if !o.lock.owned(c.session()) {
 			return nil, excf(excRuntimeError, "cannot notify on un-acquired lock")
 		}
 		if n < 0 {

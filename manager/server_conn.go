@@ -32,6 +32,7 @@ type srvConn struct {
 	id      string       // object connection id, a secret that ps_interrupt takes; "" before accept_connection
 	confirm bool         // accept_connection(confirm=True): grants are kept until ps_ack
 	label   string       // the id's public part ("c12"), for logs
+	session srvSession   // who owns what this connection's calls acquire (set by accept_connection)
 	polled  int          // requests served in the netpoller since the last try for a thread
 	name    string       // the client's process|thread name
 
@@ -53,10 +54,10 @@ type srvConn struct {
 	running  bool       // a request is being handled
 	pendingI uint64     // a ps_interrupt that arrived before its call (its seq), 0 if none
 
-	states []srvConnState  // objects holding per-connection state for this connection
-	enc    []byte          // reply encoding buffer, reused (BufferFrame copies)
-	msg    [2]pickle.Value // the (kind, payload) tuple of the reply being encoded
-	msgV   pickle.Value    // msg as a Tuple, boxed once
+	states []srvSessionState // objects holding state for this connection's session
+	enc    []byte            // reply encoding buffer, reused (BufferFrame copies)
+	msg    [2]pickle.Value   // the (kind, payload) tuple of the reply being encoded
+	msgV   pickle.Value      // msg as a Tuple, boxed once
 
 	// Compensations, owned by the connection's goroutine: undo holds
 	// those of replies not yet flushed; on a confirming connection,
@@ -239,7 +240,7 @@ func (c *srvConn) finish() {
 	runUndos(c.unacked)
 	c.unacked = nil
 	for _, st := range c.states {
-		st.connClosed(c, s.cfg.ReleaseOnDisconnect)
+		st.sessionEnded(c.session, s.cfg.ReleaseOnDisconnect)
 	}
 	c.states = nil
 	s.mu.Lock()
@@ -349,6 +350,7 @@ func (c *srvConn) acceptConnection(req srvRequest) (srvReply, bool) {
 	s.mu.Lock()
 	s.nextConn++
 	c.label = "c" + strconv.FormatUint(s.nextConn, 10)
+	c.session = srvSession{id: c.label, name: c.name}
 	c.id = c.label + "-" + hex.EncodeToString(secret[:])
 	s.byID[c.id] = c
 	s.mu.Unlock()
@@ -607,8 +609,9 @@ func (c *srvConn) handle(frame []byte) (reply srvReply) {
 	return c.s.objectCall(&c.call, req)
 }
 
-// trackState registers obj as holding per-connection state for c.
-func (c *srvConn) trackState(obj srvConnState) {
+// trackState registers obj as holding state for c's session, to be told
+// when the connection ends.
+func (c *srvConn) trackState(obj srvSessionState) {
 	for _, o := range c.states {
 		if o == obj {
 			return
@@ -778,6 +781,13 @@ func (c *srvCall) finish() {
 	c.watchNC = nil
 	c.watching = false
 }
+
+// session is the owner of what the call acquires.
+func (c *srvCall) session() srvSession { return c.conn.session }
+
+// trackSession registers obj as holding state for the call's session (lock
+// ownership), so that it is told when the session ends.
+func (c *srvCall) trackSession(obj srvSessionState) { c.conn.trackState(obj) }
 
 // onFail registers a compensation run if this call's reply cannot be
 // delivered (the client died before reading it). It is for grants that end

@@ -37,10 +37,22 @@ type srvContainer interface {
 	values(fn func(pickle.Value))
 }
 
-// srvConnState is implemented by objects that keep per-connection state
-// (lock ownership); connClosed is called when such a connection ends.
-type srvConnState interface {
-	connClosed(conn *srvConn, releaseAll bool)
+// srvSession identifies an owner of locks: one object connection of the
+// front (a CPython client's thread, or one of a Go client's connections).
+// Objects key ownership (RLock, a Condition's lock, and the holders of
+// Lock and Semaphore acquisitions for ServerConfig.ReleaseOnDisconnect) by
+// it and never see the connection itself. It is a comparable value; the
+// zero srvSession is no owner.
+type srvSession struct {
+	id   string // unique in the server's life: the connection's label ("c12")
+	name string // the client's process|thread name, for reprs
+}
+
+// srvSessionState is implemented by objects that keep state per session
+// (lock ownership); sessionEnded is called when such a session ends (its
+// connection closed), with ServerConfig.ReleaseOnDisconnect as releaseAll.
+type srvSessionState interface {
+	sessionEnded(s srvSession, releaseAll bool)
 }
 
 // srvNewProxy is returned by a method listed in a type's method_to_typeid
