@@ -428,7 +428,7 @@ func defaultChunkSize(n, workers int) int {
 // encode returns ins[lo:hi] as a JSON array; an input that JSON cannot
 // encode is a *TaskError naming it.
 func (p *Pool[In, Out]) encode(ins []In, lo, hi int) (json.RawMessage, error) {
-	b, err := json.Marshal(ins[lo:hi])
+	b, err := marshalSlice(ins[lo:hi])
 	if err == nil {
 		return b, nil
 	}
@@ -460,7 +460,7 @@ func (p *Pool[In, Out]) decode(r chunkResult) ([]Out, []error) {
 		failAll(func(i int) *TaskError { e := base; e.Index = i; e.Err = r.reply.Err; return &e })
 		return vals, errs
 	}
-	if err := json.Unmarshal(r.reply.Outs, &vals); err != nil || len(vals) != r.n {
+	if err := unmarshalSlice(r.reply.Outs, &vals); err != nil || len(vals) != r.n {
 		if err == nil {
 			err = fmt.Errorf("the worker sent %d results for %d tasks", len(vals), r.n)
 		}

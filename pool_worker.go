@@ -167,12 +167,12 @@ func runWorker(ctx context.Context, task string, pipes *workerPipes) error {
 // early if ctx is cancelled) and encodes the results.
 func (t *Task[In, Out]) runChunk(ctx context.Context, args json.RawMessage) chunkReply {
 	var ins []In
-	if err := json.Unmarshal(args, &ins); err != nil {
+	if err := unmarshalSlice(args, &ins); err != nil {
 		return chunkReply{Err: fmt.Sprintf("procshare: pool worker: decoding the inputs: %v", err)}
 	}
 	outs := make([]Out, len(ins))
 	fails := runTasks(ctx, t.fn, ins, outs)
-	b, err := json.Marshal(outs)
+	b, err := marshalSlice(outs)
 	if err != nil {
 		// A result that JSON cannot encode (a NaN, a cycle...) fails its
 		// own task only.
@@ -183,7 +183,7 @@ func (t *Task[In, Out]) runChunk(ctx context.Context, args json.RawMessage) chun
 				outs[i] = zero
 			}
 		}
-		if b, err = json.Marshal(outs); err != nil {
+		if b, err = marshalSlice(outs); err != nil {
 			return chunkReply{Err: fmt.Sprintf("procshare: pool worker: encoding the results: %v", err)}
 		}
 	}
