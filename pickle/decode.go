@@ -1246,34 +1246,7 @@ var (
 func (d *Decoder) interpret(g Global, args Tuple) (Value, bool) {
 	switch g {
 	case globalSet, globalFrozenSet:
-		var items []Value
-		switch len(args) {
-		case 0:
-		case 1:
-			var ok bool
-			if items, ok = iterItems(args[0]); !ok {
-				return nil, false
-			}
-		default:
-			return nil, false
-		}
-		s, f := &Set{}, &FrozenSet{}
-		for _, v := range items {
-			v, _ = canon(v)
-			h, err := d.hash(v)
-			if err != nil {
-				return nil, false
-			}
-			if g == globalSet {
-				s.addHashed(v, h)
-			} else {
-				f.addHashed(v, h)
-			}
-		}
-		if g == globalSet {
-			return s, true
-		}
-		return f, true
+		return d.interpretSet(g, args)
 	case globalList, globalTuple:
 		var items []Value
 		if len(args) == 1 {
@@ -1290,48 +1263,7 @@ func (d *Decoder) interpret(g Global, args Tuple) (Value, bool) {
 		}
 		return Tuple(items), true
 	case globalBytes, globalByteArray:
-		var data []byte
-		switch len(args) {
-		case 0:
-			data = []byte{}
-		case 1:
-			switch a := args[0].(type) {
-			case []byte:
-				data = bytes.Clone(a)
-			case *ByteArray:
-				data = bytes.Clone(a.Data)
-			default:
-				items, ok := iterItems(a)
-				if !ok {
-					return nil, false
-				}
-				data = make([]byte, len(items))
-				for i, v := range items {
-					n, ok := v.(int64)
-					if !ok || n < 0 || n > 255 {
-						return nil, false
-					}
-					data[i] = byte(n)
-				}
-			}
-		case 2:
-			s, ok1 := args[0].(string)
-			enc, ok2 := args[1].(string)
-			if !ok1 || !ok2 {
-				return nil, false
-			}
-			b, ok := encodeLatin1(s, enc)
-			if !ok {
-				return nil, false
-			}
-			data = b
-		default:
-			return nil, false
-		}
-		if g == globalBytes {
-			return data, true
-		}
-		return &ByteArray{Data: data}, true
+		return d.interpretBytes(g, args)
 	case globalEncode:
 		if len(args) != 2 {
 			return nil, false
@@ -1412,6 +1344,85 @@ func (d *Decoder) interpret(g Global, args Tuple) (Value, bool) {
 		}
 	}
 	return nil, false
+}
+
+// interpretSet builds set(iterable) and frozenset(iterable).
+func (d *Decoder) interpretSet(g Global, args Tuple) (Value, bool) {
+	var items []Value
+	switch len(args) {
+	case 0:
+	case 1:
+		var ok bool
+		if items, ok = iterItems(args[0]); !ok {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	s, f := &Set{}, &FrozenSet{}
+	for _, v := range items {
+		v, _ = canon(v)
+		h, err := d.hash(v)
+		if err != nil {
+			return nil, false
+		}
+		if g == globalSet {
+			s.addHashed(v, h)
+		} else {
+			f.addHashed(v, h)
+		}
+	}
+	if g == globalSet {
+		return s, true
+	}
+	return f, true
+}
+
+// interpretBytes builds bytes(...) and bytearray(...) from nothing, bytes, a
+// bytearray, an iterable of ints in 0..255, or a str with its encoding.
+func (d *Decoder) interpretBytes(g Global, args Tuple) (Value, bool) {
+	var data []byte
+	switch len(args) {
+	case 0:
+		data = []byte{}
+	case 1:
+		switch a := args[0].(type) {
+		case []byte:
+			data = bytes.Clone(a)
+		case *ByteArray:
+			data = bytes.Clone(a.Data)
+		default:
+			items, ok := iterItems(a)
+			if !ok {
+				return nil, false
+			}
+			data = make([]byte, len(items))
+			for i, v := range items {
+				n, ok := v.(int64)
+				if !ok || n < 0 || n > 255 {
+					return nil, false
+				}
+				data[i] = byte(n)
+			}
+		}
+	case 2:
+		s, ok1 := args[0].(string)
+		enc, ok2 := args[1].(string)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		b, ok := encodeLatin1(s, enc)
+		if !ok {
+			return nil, false
+		}
+		data = b
+	default:
+		return nil, false
+	}
+	if g == globalBytes {
+		return data, true
+	}
+	return &ByteArray{Data: data}, true
 }
 
 // isScalar reports whether v is a value without parts.
