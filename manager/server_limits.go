@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/procshare/procshare/internal/wire"
@@ -130,6 +131,22 @@ func (s *Server) refuse(nc net.Conn, peer, reason string) {
 	nc.SetWriteDeadline(time.Now().Add(refuseTimeout))
 	wire.Refuse(wire.NewConn(nc, nil), "procshare: connection refused: "+reason+"; try again later")
 	nc.Close()
+}
+
+// unixPeerPID returns the pid of the process that connected the Unix
+// socket nc, where the system tells it (fdPeerPID), or 0.
+func unixPeerPID(nc net.Conn) int {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	pid := 0
+	rc.Control(func(fd uintptr) { pid = fdPeerPID(fd) })
+	return pid
 }
 
 // peerOf names the client at the other end of nc, for MaxPeerConnections:

@@ -1,28 +1,13 @@
 package manager
 
-import (
-	"net"
-	"syscall"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// unixPeerPID returns the pid of the process that connected the Unix
-// socket nc (LOCAL_PEERPID), or 0.
-func unixPeerPID(nc net.Conn) int {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return 0
-	}
-	rc, err := sc.SyscallConn()
+// fdPeerPID returns the pid of the process that connected the Unix socket
+// fd (LOCAL_PEERPID), or 0.
+func fdPeerPID(fd uintptr) int {
+	pid, err := unix.GetsockoptInt(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERPID)
 	if err != nil {
 		return 0
 	}
-	pid := 0
-	rc.Control(func(fd uintptr) {
-		if p, err := unix.GetsockoptInt(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERPID); err == nil {
-			pid = p
-		}
-	})
 	return pid
 }
