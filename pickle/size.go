@@ -30,17 +30,7 @@ const (
 // SizeOf is deterministic: the same value always gives the same size, so a
 // caller may add it when storing a value and subtract it when removing it.
 func SizeOf(v Value) int64 {
-	switch x := v.(type) {
-	case nil, bool:
-		return 0
-	case int64, float64:
-		return sizeScalar
-	case string:
-		return sizeString + int64(len(x))
-	case []byte:
-		return sizeString + int64(len(x))
-	}
-	var s sizer
+	var s sizer // its memo is made at the first container: scalars cost nothing
 	return min(s.size(v, 0), sizeMax)
 }
 
