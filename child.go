@@ -123,6 +123,21 @@ func runChild() int {
 	return code
 }
 
+// panicReport describes what recover returned in a function's deferred
+// call: p's text ("runtime.Goexit called" when p is nil: the function
+// called runtime.Goexit) and the stack, cut to maxStack bytes.
+func panicReport(p any) (msg string, stack []byte) {
+	msg = fmt.Sprint(p)
+	if p == nil {
+		msg = "runtime.Goexit called"
+	}
+	stack = debug.Stack()
+	if len(stack) > maxStack {
+		stack = stack[:maxStack]
+	}
+	return msg, stack
+}
+
 // call runs f and turns its outcome into a result and an exit code.
 func call(f *Func, in []reflect.Value, sp *spec, res *os.File) (r result, code int) {
 	returned := false
@@ -131,14 +146,7 @@ func call(f *Func, in []reflect.Value, sp *spec, res *os.File) (r result, code i
 			return
 		}
 		p := recover()
-		msg := fmt.Sprint(p)
-		if p == nil {
-			msg = "runtime.Goexit called" // the deferred calls ran; nothing else will
-		}
-		stack := debug.Stack()
-		if len(stack) > maxStack {
-			stack = stack[:maxStack]
-		}
+		msg, stack := panicReport(p) // p nil: Goexit; the deferred calls ran, nothing else will
 		fmt.Fprintf(os.Stderr, "procshare: process %s (pid %d) panicked: %s\n\n%s", sp.Name, os.Getpid(), msg, stack)
 		r, code = result{Panic: msg, Stack: string(stack)}, 2
 		if p == nil {

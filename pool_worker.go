@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"sync"
 )
 
@@ -227,14 +226,9 @@ func runTask[In, Out any](ctx context.Context, fn func(context.Context, In) (Out
 			return
 		}
 		p := recover()
-		msg := fmt.Sprint(p)
+		msg, stack := panicReport(p)
 		if p == nil {
-			msg = "runtime.Goexit called"
 			*goexit = true
-		}
-		stack := debug.Stack()
-		if len(stack) > maxStack {
-			stack = stack[:maxStack]
 		}
 		*fails = append(*fails, taskFail{I: i, result: result{Panic: truncate(msg, maxTaskErr), Stack: string(stack)}})
 	}()
