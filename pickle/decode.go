@@ -334,6 +334,17 @@ func (d *Decoder) pop() (Value, error) {
 	return v, nil
 }
 
+// pop2 pops the top two values: b was on top, a below it.
+func (d *Decoder) pop2() (a, b Value, err error) {
+	if b, err = d.pop(); err != nil {
+		return nil, nil, err
+	}
+	if a, err = d.pop(); err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
 func (d *Decoder) top() (*Value, error) {
 	n := len(d.stack)
 	if n == 0 || (len(d.marks) > 0 && d.marks[len(d.marks)-1] == n) {
@@ -816,11 +827,7 @@ func (d *Decoder) doAppends() error {
 }
 
 func (d *Decoder) doSetItem() error {
-	v, err := d.pop()
-	if err != nil {
-		return err
-	}
-	k, err := d.pop()
+	k, v, err := d.pop2()
 	if err != nil {
 		return err
 	}
@@ -970,11 +977,7 @@ func (d *Decoder) doGlobal() error {
 }
 
 func (d *Decoder) doStackGlobal() error {
-	name, err := d.pop()
-	if err != nil {
-		return err
-	}
-	mod, err := d.pop()
+	mod, name, err := d.pop2()
 	if err != nil {
 		return err
 	}
@@ -987,11 +990,7 @@ func (d *Decoder) doStackGlobal() error {
 }
 
 func (d *Decoder) doReduce() error {
-	args, err := d.pop()
-	if err != nil {
-		return err
-	}
-	fn, err := d.pop()
+	fn, args, err := d.pop2()
 	if err != nil {
 		return err
 	}
@@ -1004,11 +1003,7 @@ func (d *Decoder) doReduce() error {
 }
 
 func (d *Decoder) doNewObj() error {
-	args, err := d.pop()
-	if err != nil {
-		return err
-	}
-	cls, err := d.pop()
+	cls, args, err := d.pop2()
 	if err != nil {
 		return err
 	}
@@ -1021,11 +1016,7 @@ func (d *Decoder) doNewObj() error {
 }
 
 func (d *Decoder) doNewObjEx() error {
-	kw, err := d.pop()
-	if err != nil {
-		return err
-	}
-	args, err := d.pop()
+	args, kw, err := d.pop2()
 	if err != nil {
 		return err
 	}
